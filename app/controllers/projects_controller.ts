@@ -1,0 +1,69 @@
+import { inject } from '@adonisjs/core'
+import type { HttpContext } from '@adonisjs/core/http'
+import Project from '#models/project'
+import ProjectPolicy from '#policies/project_policy'
+import PlanLimits from '#services/plan_limits'
+import ProjectService from '#services/project_service'
+import ProjectTransformer from '#transformers/project_transformer'
+import { projectValidator } from '#validators/project'
+
+/**
+ * Pages under /projects and the JSON API under /api/projects share these
+ * actions; `api` routes answer JSON, page routes redirect with a flash.
+ */
+@inject()
+export default class ProjectsController {
+  constructor(protected projects: ProjectService) {}
+
+  protected isApi(ctx: HttpContext) {
+    return ctx.request.url().startsWith('/api/')
+  }
+
+  /** Loads a project the current user may act on; others' projects are a 404. */
+  protected async authorized(ctx: HttpContext, action: 'view' | 'update' | 'delete') {
+    const project = await Project.find(ctx.params.id)
+    if (!project) return ctx.response.abort({ error: 'Project not found' }, 404)
+    await ctx.bouncer.with(ProjectPolicy).authorize(action, project)
+    return project
+  }
+
+  async index(ctx: HttpContext) {
+    const user = ctx.auth.getUserOrFail()
+    const projects = ProjectTransformer.transform(await this.projects.list(user))
+    if (this.isApi(ctx)) return { data: projects }
+    return ctx.inertia.render('projects/index', {
+      projects,
+      limits: { projects: PlanLimits.forUser(user).projects, plan: user.plan },
+    })
+  }
+
+  async store(ctx: HttpContext) {
+    const payload = await ctx.request.validateUsing(projectValidator)
+    const project = await this.projects.create(ctx.auth.getUserOrFail(), payload)
+    if (this.isApi(ctx)) return ctx.response.created({ data: ProjectTransformer.transform(project) })
+    ctx.session.flash('success', `Project "${project.name}" created.`)
+    return ctx.response.redirect().toPath('/projects')
+  }
+
+  async show(ctx: HttpContext) {
+    const project = await this.authorized(ctx, 'view')
+    return { data: ProjectTransformer.transform(project) }
+  }
+
+  async update(ctx: HttpContext) {
+    const project = await this.authorized(ctx, 'update')
+    const payload = await ctx.request.validateUsing(projectValidator)
+    await this.projects.rename(project, payload)
+    if (this.isApi(ctx)) return { data: ProjectTransformer.transform(project) }
+    ctx.session.flash('success', `Project renamed to "${project.name}".`)
+    return ctx.response.redirect().toPath('/projects')
+  }
+
+  async destroy(ctx: HttpContext) {
+    const project = await this.authorized(ctx, 'delete')
+    await this.projects.delete(project)
+    if (this.isApi(ctx)) return ctx.response.noContent()
+    ctx.session.flash('success', `Project "${project.name}" deleted.`)
+    return ctx.response.redirect().toPath('/projects')
+  }
+}

@@ -1,0 +1,37 @@
+import type { HttpContext } from '@adonisjs/core/http'
+import type { NextFn } from '@adonisjs/core/types/http'
+import UserTransformer from '#transformers/user_transformer'
+import BaseInertiaMiddleware from '@adonisjs/inertia/inertia_middleware'
+
+export default class InertiaMiddleware extends BaseInertiaMiddleware {
+  share(ctx: HttpContext) {
+    // A page can render before the session or auth middleware ran (a 404, say).
+    const { session, auth } = ctx as Partial<HttpContext>
+
+    const errorsBag: Record<string, string> = session?.flashMessages.get('errorsBag') ?? {}
+    const error: string | undefined =
+      session?.flashMessages.get('error') ??
+      Object.keys(errorsBag)
+        .filter((code) => code !== 'E_VALIDATION_ERROR')
+        .map((code) => errorsBag[code])[0]
+    const success: string | undefined = session?.flashMessages.get('success')
+
+    return {
+      errors: ctx.inertia.always(this.getValidationErrors(ctx)),
+      flash: ctx.inertia.always({ error: error ?? null, success: success ?? null }),
+      user: ctx.inertia.always(auth?.user ? UserTransformer.transform(auth.user) : null),
+    }
+  }
+
+  async handle(ctx: HttpContext, next: NextFn) {
+    await this.init(ctx)
+    const output = await next()
+    this.dispose(ctx)
+    return output
+  }
+}
+
+declare module '@adonisjs/inertia/types' {
+  type MiddlewareSharedProps = InferSharedProps<InertiaMiddleware>
+  export interface SharedProps extends MiddlewareSharedProps {}
+}

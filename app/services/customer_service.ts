@@ -1,0 +1,91 @@
+import { inject } from '@adonisjs/core'
+import logger from '@adonisjs/core/services/logger'
+import User from '#models/user'
+import StripeGateway from '#services/stripe_gateway'
+import StripeUnavailableException from '#exceptions/stripe_unavailable_exception'
+
+/**
+ * One Stripe customer per user. Created at registration when Stripe answers;
+ * otherwise by the first billing action or `customers:sync`.
+ */
+@inject()
+export default class CustomerService {
+  constructor(protected gateway: StripeGateway) {}
+
+  /** The key is derived from the user, so a retry or a race never makes two customers. */
+  static idempotencyKey(user: User) {
+    return `studio:customer:user:${user.id}:${user.createdAt.toUnixInteger()}`
+  }
+
+  /**
+   * Returns the user's Stripe customer id, creating the customer if needed.
+   * Throws StripeUnavailableException when Stripe cannot be reached.
+   */
+  async ensureCustomer(user: User): Promise<string> {
+    if (user.stripeCustomerId) return user.stripeCustomerId
+
+    let customerId: string
+    try {
+      const customer = await this.gateway.createCustomer(
+        {
+          email: user.email,
+          name: user.fullName,
+          metadata: { user_id: String(user.id) },
+        },
+        CustomerService.idempotencyKey(user)
+      )
+      customerId = customer.id
+    } catch (error) {
+      if (StripeGateway.isUnavailable(error)) throw StripeUnavailableException.fromError(error)
+      throw error
+    }
+
+    // Only fill an empty column: a concurrent caller got the same customer (same key).
+    await user
+      .query()
+      .where('id', user.id)
+      .whereNull('stripe_customer_id')
+      .update({ stripe_customer_id: customerId, updated_at: new Date() })
+    await user.refresh()
+    return user.stripeCustomerId ?? customerId
+  }
+
+  /**
+   * Registration path: tries to create the customer but never fails the
+   * registration; a missing customer is created later.
+   */
+  async tryEnsureCustomer(user: User): Promise<string | null> {
+    try {
+      return await this.ensureCustomer(user)
+    } catch (error) {
+      logger.warn({ userId: user.id, err: error }, 'Stripe customer not created; it will be created later')
+      return null
+    }
+  }
+
+  /** Creates customers for every user that has none. Returns what happened per user. */
+  async syncMissing(options: { dryRun?: boolean; limit?: number } = {}) {
+    const users = await User.query()
+      .whereNull('stripe_customer_id')
+      .orderBy('id')
+      .if(options.limit, (query) => query.limit(options.limit!))
+    const results: { userId: number; email: string; customerId: string | null; error: string | null }[] = []
+    for (const user of users) {
+      if (options.dryRun) {
+        results.push({ userId: user.id, email: user.email, customerId: null, error: null })
+        continue
+      }
+      try {
+        results.push({ userId: user.id, email: user.email, customerId: await this.ensureCustomer(user), error: null })
+      } catch (error) {
+        results.push({
+          userId: user.id,
+          email: user.email,
+          customerId: null,
+          error: error instanceof Error ? error.message : String(error),
+        })
+      }
+    }
+    return results
+  }
+}

@@ -1,0 +1,47 @@
+import Stripe from 'stripe'
+import type { StripeConfig } from '#config/stripe'
+
+/**
+ * The one place the app talks to Stripe. Configured from config/stripe.ts:
+ * the pinned API version of the SDK, telemetry off, and STRIPE_API_BASE to
+ * point it at a stand-in (sandbox/stripe) instead of api.stripe.com.
+ * Registered as a container singleton (providers/billing_provider.ts);
+ * tests that need a fault the sandbox cannot produce swap it.
+ */
+export default class StripeGateway {
+  readonly client: Stripe
+
+  constructor(config: StripeConfig) {
+    const base = config.apiBase
+    this.client = new Stripe(config.secretKey.release(), {
+      telemetry: false,
+      maxNetworkRetries: config.maxNetworkRetries,
+      timeout: config.timeoutMs,
+      ...(base
+        ? {
+            host: base.hostname,
+            port: base.port || (base.protocol === 'https:' ? 443 : 80),
+            protocol: base.protocol === 'https:' ? 'https' : 'http',
+          }
+        : {}),
+    })
+  }
+
+  /** Creates a customer; the key makes a retried call return the first customer. */
+  createCustomer(params: Stripe.CustomerCreateParams, idempotencyKey: string) {
+    return this.client.customers.create(params, { idempotencyKey })
+  }
+
+  retrieveCustomer(id: string) {
+    return this.client.customers.retrieve(id)
+  }
+
+  /** Stripe errors that mean "could not get an answer": safe to retry later. */
+  static isUnavailable(error: unknown) {
+    return (
+      error instanceof Stripe.errors.StripeConnectionError ||
+      error instanceof Stripe.errors.StripeAPIError ||
+      error instanceof Stripe.errors.StripeRateLimitError
+    )
+  }
+}

@@ -1,0 +1,45 @@
+/*
+|--------------------------------------------------------------------------
+| Ace entry point (`npm run ace -- <command>`)
+|--------------------------------------------------------------------------
+|
+| Outside production, ace gets the same zero-setup database as the demo
+| (tmp/postgres/dev) when no server is configured.
+|
+*/
+
+await import('reflect-metadata')
+const { Ignitor, prettyPrintError } = await import('@adonisjs/core')
+const { APP_ROOT, ensureDatabase, ensureDotEnv } = await import('./local_environment.js')
+
+const IMPORTER = (filePath: string) => {
+  if (filePath.startsWith('./') || filePath.startsWith('../')) {
+    return import(new URL(filePath, APP_ROOT).href)
+  }
+  return import(filePath)
+}
+
+const local = process.env.NODE_ENV !== 'production'
+const needsDatabase = /^(migration|db|repl)/.test(process.argv[2] ?? '')
+if (local) ensureDotEnv()
+const database =
+  local && needsDatabase ? await ensureDatabase(process.env.NODE_ENV === 'test' ? 'test' : 'dev') : null
+
+new Ignitor(APP_ROOT, { importer: IMPORTER })
+  .tap((app) => {
+    app.booting(async () => {
+      await import('#start/env')
+    })
+    app.terminating(async () => {
+      await database?.stop()
+    })
+    app.listen('SIGTERM', () => app.terminate())
+    app.listenIf(app.managedByPm2, 'SIGINT', () => app.terminate())
+  })
+  .ace()
+  .handle(process.argv.splice(2))
+  .then(() => database?.stop())
+  .catch((error) => {
+    process.exitCode = 1
+    prettyPrintError(error)
+  })

@@ -1,0 +1,32 @@
+import env from '#start/env'
+
+/**
+ * Prices, packages and limits. Every amount is integer cents in the
+ * configured currency (1 credit = 1 cent); the creator share is kept in
+ * basis points so splits are computed on integers.
+ */
+const billingConfig = {
+  currency: env.get('CURRENCY', 'usd'),
+  premium: {
+    priceCents: env.get('PREMIUM_SUBSCRIPTION_PRICE'),
+    interval: 'month' as const,
+  },
+  creditPackages: [
+    { key: 'small', amountCents: env.get('CREDIT_PACKAGE_SMALL') },
+    { key: 'medium', amountCents: env.get('CREDIT_PACKAGE_MEDIUM') },
+    { key: 'large', amountCents: env.get('CREDIT_PACKAGE_LARGE') },
+  ],
+  deploySlot: {
+    priceCents: env.get('DEPLOY_SLOT_PRICE'),
+  },
+  limits: {
+    free: { projects: env.get('FREE_MAX_PROJECTS'), deploys: env.get('FREE_MAX_DEPLOYS') },
+    premium: { projects: env.get('PREMIUM_MAX_PROJECTS'), deploys: env.get('PREMIUM_MAX_DEPLOYS') },
+  },
+  creatorShareBps: env.get('CREATOR_REVENUE_SHARE'),
+}
+
+export type BillingConfig = typeof billingConfig
+export type CreditPackageKey = (typeof billingConfig.creditPackages)[number]['key']
+
+export default billingConfig

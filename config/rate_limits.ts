@@ -1,0 +1,13 @@
+import env from '#start/env'
+
+/**
+ * Attempts allowed per window for login and registration, per IP and email.
+ */
+const rateLimitsConfig = {
+  auth: {
+    requests: env.get('AUTH_RATE_LIMIT'),
+    window: env.get('AUTH_RATE_WINDOW', '1 minute'),
+  },
+}
+
+export default rateLimitsConfig

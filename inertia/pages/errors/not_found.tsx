@@ -1,0 +1,1 @@
+export default function NotFound() { return <p>Not found</p> }
