@@ -23,7 +23,8 @@ const rootPath = fileURLToPath(APP_ROOT)
 async function readEnvFile(name: string): Promise<Record<string, string>> {
   const path = new URL(name, APP_ROOT)
   if (!existsSync(path)) return {}
-  return new EnvParser(readFileSync(path, 'utf8'), APP_ROOT).parse()
+  const parsed = await new EnvParser(readFileSync(path, 'utf8'), APP_ROOT).parse()
+  return Object.fromEntries(Object.entries(parsed).filter((e): e is [string, string] => e[1] !== undefined))
 }
 
 /** Creates .env from .env.example with a fresh APP_KEY when it is missing. */

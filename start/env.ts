@@ -70,18 +70,6 @@ function httpUrl(options: { optional: boolean }) {
   }
 }
 
-/** A list of whole cents, like "500,1000,5000". */
-function centsList(fallback: number[]) {
-  return (key: string, value?: string) => {
-    if (value === undefined || value === '') return fallback
-    const parts = value.split(',').map((part) => part.trim())
-    if (parts.some((part) => !/^\d+$/.test(part) || Number(part) === 0)) {
-      throw new Error(`${key} must be a comma-separated list of whole cents > 0 (got "${value}")`)
-    }
-    return parts.map(Number)
-  }
-}
-
 const env = await Env.create(new URL('../', import.meta.url), {
   NODE_ENV: Env.schema.enum(['development', 'production', 'test'] as const),
   PORT: Env.schema.number(),

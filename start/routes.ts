@@ -18,7 +18,7 @@ const ProfileController = () => import('#controllers/profile_controller')
 const ProjectsController = () => import('#controllers/projects_controller')
 
 router.get('/health', async () => ({ status: 'ok' })).as('health')
-router.on('/').redirect('/projects').as('home')
+router.on('/').redirectToPath('/projects').as('home')
 
 router
   .group(() => {

@@ -41,8 +41,7 @@ export default class CustomerService {
     }
 
     // Only fill an empty column: a concurrent caller got the same customer (same key).
-    await user
-      .query()
+    await User.query()
       .where('id', user.id)
       .whereNull('stripe_customer_id')
       .update({ stripe_customer_id: customerId, updated_at: new Date() })

@@ -39,9 +39,12 @@ export default class ProjectService {
 
   protected async uniqueSlug(user: User, name: string, trx: TransactionClientContract) {
     const base = string.slug(name, { lower: true, strict: true }).slice(0, 80) || 'project'
-    const taken = new Set<string>(
-      await trx.from('projects').where('user_id', user.id).where('slug', 'like', `${base}%`).pluck('slug')
-    )
+    const rows: { slug: string }[] = await trx
+      .from('projects')
+      .where('user_id', user.id)
+      .where('slug', 'like', `${base}%`)
+      .select('slug')
+    const taken = new Set(rows.map((row) => row.slug))
     let slug = base
     for (let n = 2; taken.has(slug); n++) slug = `${base}-${n}`
     return slug

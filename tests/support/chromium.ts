@@ -10,7 +10,7 @@ export function chromiumPath() {
   return candidates.find((path): path is string => !!path && existsSync(path))
 }
 
-export async function launchChromium(config: Pick<LaunchOptions, 'headless' | 'slowMo' | 'devtools'>) {
+export async function launchChromium(config: Pick<LaunchOptions, 'headless' | 'slowMo'>) {
   const executablePath = chromiumPath()
   if (!executablePath) {
     throw new Error('Chromium not found: install it (apt-get install -y chromium) or set CHROMIUM_PATH')

@@ -1,0 +1,84 @@
+import { DateTime } from 'luxon'
+import { BaseModel, belongsTo, column, hasMany, scope } from '@adonisjs/lucid/orm'
+import type { BelongsTo, HasMany } from '@adonisjs/lucid/types/relations'
+import { bigintColumn } from '#support/columns'
+import User from '#models/user'
+import AgentEntitlement from '#models/agent_entitlement'
+
+/**
+ * free: no prices; monthly / one_time: priceCents; api: per-million-token prices
+ * (a CHECK keeps each type to exactly its own prices).
+ */
+export type AgentPricingType = 'free' | 'monthly' | 'one_time' | 'api'
+
+/** An AI agent listed in the marketplace, by a creator or (creatorId null) by the platform. */
+export default class MarketplaceAgent extends BaseModel {
+  @column({ isPrimary: true, consume: bigintColumn.consume })
+  declare id: number
+
+  @column()
+  declare slug: string
+
+  @column()
+  declare name: string
+
+  @column()
+  declare description: string
+
+  @column({ consume: bigintColumn.consume })
+  declare creatorId: number | null
+
+  @column()
+  declare pricingType: AgentPricingType
+
+  @column({ consume: bigintColumn.consume })
+  declare priceCents: number | null
+
+  @column({ consume: bigintColumn.consume })
+  declare inputPriceMicrosPerMillion: number | null
+
+  @column({ consume: bigintColumn.consume })
+  declare outputPriceMicrosPerMillion: number | null
+
+  @column()
+  declare stripeProductId: string | null
+
+  @column()
+  declare stripePriceId: string | null
+
+  @column()
+  declare isPublished: boolean
+
+  @column.dateTime({ autoCreate: true })
+  declare createdAt: DateTime
+
+  @column.dateTime({ autoCreate: true, autoUpdate: true })
+  declare updatedAt: DateTime
+
+  @belongsTo(() => User, { foreignKey: 'creatorId' })
+  declare creator: BelongsTo<typeof User>
+
+  @hasMany(() => AgentEntitlement, { foreignKey: 'agentId' })
+  declare entitlements: HasMany<typeof AgentEntitlement>
+
+  get isFree() {
+    return this.pricingType === 'free'
+  }
+
+  /** Bought once through Checkout (monthly or one_time), as opposed to free or billed per use. */
+  get isSoldThroughCheckout() {
+    return this.pricingType === 'monthly' || this.pricingType === 'one_time'
+  }
+
+  get isUsageBased() {
+    return this.pricingType === 'api'
+  }
+
+  get isPlatformAgent() {
+    return this.creatorId === null
+  }
+
+  static published = scope((query) => {
+    query.where('is_published', true)
+  })
+}

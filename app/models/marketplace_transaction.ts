@@ -1,0 +1,97 @@
+import { DateTime } from 'luxon'
+import { BaseModel, belongsTo, column, scope } from '@adonisjs/lucid/orm'
+import type { BelongsTo } from '@adonisjs/lucid/types/relations'
+import { bigintColumn } from '#support/columns'
+import User from '#models/user'
+import MarketplaceAgent from '#models/marketplace_agent'
+import CreatorPayout from '#models/creator_payout'
+
+/** sale, renewal and usage are positive; refund and dispute are negative (a CHECK enforces it). */
+export type MarketplaceTransactionKind = 'sale' | 'renewal' | 'usage' | 'refund' | 'dispute'
+
+export type MarketplaceTransactionStatus = 'pending' | 'payable' | 'paid' | 'reversed'
+
+/** What sourceId names: a Stripe session, invoice, refund or dispute, or our usage invoice. */
+export type MarketplaceTransactionSourceType =
+  'checkout_session' | 'invoice' | 'usage_invoice' | 'refund' | 'dispute'
+
+/** One entry in the creators' earnings ledger: a gross amount split into creator and platform. */
+export default class MarketplaceTransaction extends BaseModel {
+  @column({ isPrimary: true, consume: bigintColumn.consume })
+  declare id: number
+
+  @column({ consume: bigintColumn.consume })
+  declare agentId: number
+
+  /** Null for platform agents, whose creatorCents is 0. */
+  @column({ consume: bigintColumn.consume })
+  declare creatorId: number | null
+
+  @column({ consume: bigintColumn.consume })
+  declare buyerId: number
+
+  @column()
+  declare kind: MarketplaceTransactionKind
+
+  @column()
+  declare sourceType: MarketplaceTransactionSourceType
+
+  @column()
+  declare sourceId: string
+
+  @column({ consume: bigintColumn.consume })
+  declare grossCents: number
+
+  @column({ consume: bigintColumn.consume })
+  declare creatorCents: number
+
+  @column({ consume: bigintColumn.consume })
+  declare platformCents: number
+
+  @column()
+  declare currency: string
+
+  /** The charge that funded it: a Connect transfer's source_transaction. */
+  @column()
+  declare stripeChargeId: string | null
+
+  @column.dateTime()
+  declare payableAt: DateTime | null
+
+  @column({ consume: bigintColumn.consume })
+  declare creatorPayoutId: number | null
+
+  @column()
+  declare status: MarketplaceTransactionStatus
+
+  @column.dateTime({ autoCreate: true })
+  declare createdAt: DateTime
+
+  @column.dateTime({ autoCreate: true, autoUpdate: true })
+  declare updatedAt: DateTime
+
+  @belongsTo(() => MarketplaceAgent, { foreignKey: 'agentId' })
+  declare agent: BelongsTo<typeof MarketplaceAgent>
+
+  @belongsTo(() => User, { foreignKey: 'creatorId' })
+  declare creator: BelongsTo<typeof User>
+
+  @belongsTo(() => User, { foreignKey: 'buyerId' })
+  declare buyer: BelongsTo<typeof User>
+
+  @belongsTo(() => CreatorPayout)
+  declare creatorPayout: BelongsTo<typeof CreatorPayout>
+
+  /** A refund or dispute, taking earnings back. */
+  get isReversal() {
+    return this.kind === 'refund' || this.kind === 'dispute'
+  }
+
+  static ofCreator = scope((query, creatorId: number) => {
+    query.where('creator_id', creatorId)
+  })
+
+  static payable = scope((query) => {
+    query.where('status', 'payable')
+  })
+}

@@ -1,0 +1,54 @@
+/*
+|--------------------------------------------------------------------------
+| Booting the app for the CLI
+|--------------------------------------------------------------------------
+|
+| Commands run inside the real application (console mode: no HTTP server)
+| so they share its config, container and services. Outside production,
+| a missing database server means the embedded one (tmp/postgres/dev).
+|
+*/
+
+import 'reflect-metadata'
+import { Ignitor } from '@adonisjs/core'
+import type { ApplicationService } from '@adonisjs/core/types'
+import { APP_ROOT, ensureDatabase, ensureDotEnv } from '../bin/local_environment.js'
+
+const IMPORTER = (filePath: string) => {
+  if (filePath.startsWith('./') || filePath.startsWith('../')) {
+    return import(new URL(filePath, APP_ROOT).href)
+  }
+  return import(filePath)
+}
+
+export type CliApp = {
+  app: ApplicationService
+  close: () => Promise<void>
+}
+
+/** Boots the application in console mode; `close()` releases the pool and any embedded database. */
+export async function bootApp(): Promise<CliApp> {
+  const local = process.env.NODE_ENV !== 'production'
+  if (local) ensureDotEnv()
+  const database = local ? await ensureDatabase(process.env.NODE_ENV === 'test' ? 'test' : 'dev') : null
+
+  const app = new Ignitor(APP_ROOT, { importer: IMPORTER }).createApp('console')
+  app.booting(async () => {
+    await import('#start/env')
+  })
+  try {
+    await app.init()
+    await app.boot()
+  } catch (error) {
+    await database?.stop()
+    throw error
+  }
+
+  return {
+    app,
+    close: async () => {
+      await app.terminate()
+      await database?.stop()
+    },
+  }
+}

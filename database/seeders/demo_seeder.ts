@@ -1,0 +1,28 @@
+import app from '@adonisjs/core/services/app'
+import { BaseSeeder } from '@adonisjs/lucid/seeders'
+import User from '#models/user'
+import Project from '#models/project'
+import AccountService from '#services/account_service'
+
+/** Demo login printed by `npm run demo`. */
+export const DEMO_USER = { email: 'demo@studio.test', password: 'demo-password', fullName: 'Dana Demo' }
+
+/**
+ * Demo data for `npm run demo`: a user with a project. Safe to run again:
+ * existing rows are kept.
+ */
+export default class DemoSeeder extends BaseSeeder {
+  static environment = ['development', 'test']
+
+  async run() {
+    let user = await User.findBy('email', DEMO_USER.email)
+    if (!user) {
+      const accounts = await app.container.make(AccountService)
+      user = await accounts.register(DEMO_USER)
+    }
+    await Project.firstOrCreate(
+      { userId: user.id, slug: 'landing-page-builder' },
+      { userId: user.id, slug: 'landing-page-builder', name: 'Landing page builder' }
+    )
+  }
+}

@@ -1,0 +1,68 @@
+import type { ReactNode } from 'react'
+import { Form, Link, usePage } from '@inertiajs/react'
+import Flash from '~/components/flash.js'
+import { formatCents } from '~/lib/format.js'
+import type { SharedProps } from '~/types.js'
+
+/** The signed-in app frame: brand, navigation, account summary, flash. */
+export default function Layout({ children }: { children: ReactNode }) {
+  const page = usePage<SharedProps>()
+  const { user } = page.props
+  const url = page.url
+  const nav = [
+    { href: '/projects', label: 'Projects' },
+    { href: '/profile', label: 'Profile' },
+  ]
+
+  return (
+    <div className="app">
+      <header className="topbar">
+        <div className="topbar-inner">
+          <Link href="/projects" className="brand" aria-label="Studio home">
+            <span className="brand-mark" aria-hidden="true">S</span>
+            <span>Studio</span>
+          </Link>
+          {user ? (
+            <nav className="nav" aria-label="Main">
+              {nav.map((item) => (
+                <Link
+                  key={item.href}
+                  href={item.href}
+                  className={url.startsWith(item.href) ? 'nav-link active' : 'nav-link'}
+                  aria-current={url.startsWith(item.href) ? 'page' : undefined}
+                >
+                  {item.label}
+                </Link>
+              ))}
+            </nav>
+          ) : null}
+          <div className="account">
+            {user ? (
+              <>
+                <span className={`badge badge-${user.plan}`}>{user.plan === 'premium' ? 'Premium' : 'Free'}</span>
+                <span className="credits" title="Prepaid credits">
+                  {formatCents(user.creditsBalanceCents)} credits
+                </span>
+                <span className="avatar" aria-hidden="true">{user.initials}</span>
+                <Form action="/logout" method="post">
+                  <button type="submit" className="button button-ghost">
+                    Log out
+                  </button>
+                </Form>
+              </>
+            ) : (
+              <>
+                <Link href="/login" className="nav-link">Log in</Link>
+                <Link href="/register" className="button button-primary">Create account</Link>
+              </>
+            )}
+          </div>
+        </div>
+      </header>
+      <main className="main">
+        <Flash />
+        {children}
+      </main>
+    </div>
+  )
+}
