@@ -1,0 +1,406 @@
+/**
+ * Webhook emitter: delivers events to registered endpoints the way Stripe does —
+ * one serialisation per event, signed as `t=<ts>,v1=<hmac>` over exactly those
+ * bytes, re-signed on every attempt, retried on non-2xx or timeouts.
+ */
+import { createHmac } from 'node:crypto'
+import http from 'node:http'
+import https from 'node:https'
+import type Stripe from 'stripe'
+import { newId, randomBase62 } from './ids.js'
+import type { Store } from './store.js'
+
+declare module './store.js' {
+  interface CollectionTypes {
+    /** Secret and connect flag of a webhook endpoint (never rendered in API responses). */
+    webhook_endpoint_internal: { id: string; secret: string; connect: boolean }
+  }
+}
+
+export type DeliveryKind = 'normal' | 'duplicate' | 'resend' | 'stale' | 'wrong_secret'
+export type DeliveryState = 'held' | 'pending' | 'in_flight' | 'succeeded' | 'failed'
+
+export interface WebhookAttempt {
+  /** 1-based attempt number. */
+  attempt: number
+  /** The `t=` of the signature (wall-clock unix seconds, minus the age of a stale delivery). */
+  timestamp: number
+  /** The full `Stripe-Signature` header sent. */
+  signature: string
+  /** Wall-clock ms when the request was sent. */
+  sentAt: number
+  durationMs: number
+  /** HTTP status, or null when no response arrived (connection error, timeout). */
+  status: number | null
+  error: string | null
+  responseBody: string
+}
+
+export interface WebhookDelivery {
+  id: string
+  eventId: string
+  eventType: string
+  endpointId: string
+  url: string
+  kind: DeliveryKind
+  state: DeliveryState
+  /** The exact bytes that were signed and sent. */
+  payload: string
+  attempts: WebhookAttempt[]
+  /** Wall-clock ms of the next scheduled retry, if any. */
+  nextAttemptAt: number | null
+}
+
+export interface WebhookDispatcherOptions {
+  /** Delays (ms) before retry 1, 2, … after a failed attempt. */
+  retrySchedule: number[]
+  /** Per-attempt timeout (ms). */
+  timeoutMs: number
+  hold: boolean
+}
+
+export type FlushOrder = 'fifo' | 'reverse' | 'shuffle'
+
+export function signPayload(payload: string, secret: string, timestamp: number): string {
+  const signature = createHmac('sha256', secret)
+    .update(`${timestamp}.${payload}`, 'utf8')
+    .digest('hex')
+  return `t=${timestamp},v1=${signature}`
+}
+
+export function newWebhookSecret(): string {
+  return newId('webhook_secret')
+}
+
+const RESPONSE_BODY_LIMIT = 2048
+
+interface InternalDelivery extends WebhookDelivery {
+  staleSeconds: number
+  retries: boolean
+  timer: NodeJS.Timeout | null
+}
+
+export class WebhookDispatcher {
+  #deliveries: InternalDelivery[] = []
+  #payloads = new Map<string, string>()
+  #idleWaiters = new Set<() => void>()
+  #requests = new Set<http.ClientRequest>()
+  #agent = new http.Agent({ keepAlive: false })
+  #httpsAgent = new https.Agent({ keepAlive: false })
+  #stopped = false
+
+  constructor(
+    private readonly store: Store,
+    readonly options: WebhookDispatcherOptions
+  ) {}
+
+  /** Endpoints that receive this event: enabled, subscribed (`*` or the type), and on the right side of Connect. */
+  targets(event: Pick<Stripe.Event, 'type' | 'account'>): Stripe.WebhookEndpoint[] {
+    return this.store
+      .list('webhook_endpoint')
+      .reverse()
+      .filter((endpoint) => {
+        if (endpoint.status !== 'enabled') return false
+        if (!endpoint.enabled_events.includes('*') && !endpoint.enabled_events.includes(event.type))
+          return false
+        const connect = this.store.get('webhook_endpoint_internal', endpoint.id)?.connect ?? false
+        return connect === Boolean(event.account)
+      })
+  }
+
+  /** Serialised once per event; every attempt and endpoint gets these exact bytes. */
+  payloadFor(event: Stripe.Event): string {
+    let payload = this.#payloads.get(event.id)
+    if (payload === undefined) {
+      payload = JSON.stringify(event, null, 2)
+      this.#payloads.set(event.id, payload)
+    }
+    return payload
+  }
+
+  dispatch(event: Stripe.Event) {
+    for (const endpoint of this.targets(event)) {
+      this.#enqueue(event, endpoint, 'normal', { retries: true })
+    }
+  }
+
+  /**
+   * Sends an existing event again (to one endpoint or all that match) right away,
+   * even while holding. Resolves after the first attempt of each delivery.
+   */
+  async redeliver(
+    event: Stripe.Event,
+    kind: Exclude<DeliveryKind, 'normal'>,
+    options: { endpointId?: string; staleSeconds?: number } = {}
+  ): Promise<WebhookDelivery[]> {
+    let endpoints: Stripe.WebhookEndpoint[]
+    if (options.endpointId) {
+      const endpoint = this.store.get('webhook_endpoint', options.endpointId)
+      if (!endpoint) throw new Error(`No such webhook endpoint: '${options.endpointId}'`)
+      endpoints = [endpoint]
+    } else {
+      endpoints = this.targets(event)
+    }
+    const deliveries = endpoints.map((endpoint) =>
+      this.#enqueue(event, endpoint, kind, {
+        // A duplicate is Stripe's own at-least-once behaviour, so it retries like any delivery.
+        retries: kind === 'duplicate',
+        staleSeconds: options.staleSeconds ?? 0,
+        immediate: true,
+      })
+    )
+    await Promise.all(deliveries.map((delivery) => this.#attempt(delivery)))
+    return deliveries.map((delivery) => this.#public(delivery))
+  }
+
+  #enqueue(
+    event: Stripe.Event,
+    endpoint: Stripe.WebhookEndpoint,
+    kind: DeliveryKind,
+    options: { retries: boolean; staleSeconds?: number; immediate?: boolean }
+  ): InternalDelivery {
+    const held = this.options.hold && !options.immediate
+    const delivery: InternalDelivery = {
+      id: newId('webhook_delivery'),
+      eventId: event.id,
+      eventType: event.type,
+      endpointId: endpoint.id,
+      url: endpoint.url,
+      kind,
+      state: held ? 'held' : 'pending',
+      payload: this.payloadFor(event),
+      attempts: [],
+      nextAttemptAt: held ? null : Date.now(),
+      staleSeconds: options.staleSeconds ?? 0,
+      retries: options.retries,
+      timer: null,
+    }
+    this.#deliveries.push(delivery)
+    if (!held && !options.immediate) this.#schedule(delivery, 0)
+    return delivery
+  }
+
+  #schedule(delivery: InternalDelivery, delayMs: number) {
+    delivery.state = 'pending'
+    delivery.nextAttemptAt = Date.now() + delayMs
+    delivery.timer = setTimeout(() => {
+      delivery.timer = null
+      void this.#attempt(delivery)
+    }, delayMs)
+  }
+
+  async #attempt(delivery: InternalDelivery): Promise<void> {
+    if (this.#stopped) return
+    const endpoint = this.store.get('webhook_endpoint', delivery.endpointId)
+    const internal = this.store.get('webhook_endpoint_internal', delivery.endpointId)
+    if (!endpoint || !internal || endpoint.status !== 'enabled') {
+      // Stripe stops retrying once an endpoint is deleted or disabled.
+      delivery.state = 'failed'
+      delivery.nextAttemptAt = null
+      this.#checkIdle()
+      return
+    }
+    delivery.state = 'in_flight'
+    delivery.nextAttemptAt = null
+    // Wall-clock time, not sandbox time: receivers check the age against their real
+    // clock, and Stripe signs at delivery time even for test-clock objects.
+    const timestamp = Math.floor(Date.now() / 1000) - delivery.staleSeconds
+    const secret = delivery.kind === 'wrong_secret' ? `whsec_${randomBase62(32)}` : internal.secret
+    const signature = signPayload(delivery.payload, secret, timestamp)
+    const sentAt = Date.now()
+    const result = await this.#post(delivery.url, delivery.payload, signature)
+    if (this.#stopped) return
+    delivery.attempts.push({
+      attempt: delivery.attempts.length + 1,
+      timestamp,
+      signature,
+      sentAt,
+      durationMs: Date.now() - sentAt,
+      ...result,
+    })
+    const ok = result.status !== null && result.status >= 200 && result.status < 300
+    if (ok) {
+      delivery.state = 'succeeded'
+      if (delivery.kind === 'normal') this.#acknowledge(delivery.eventId)
+    } else if (delivery.retries && delivery.attempts.length <= this.options.retrySchedule.length) {
+      this.#schedule(delivery, this.options.retrySchedule[delivery.attempts.length - 1])
+    } else {
+      delivery.state = 'failed'
+    }
+    this.#checkIdle()
+  }
+
+  /** One endpoint acknowledged the event: one fewer pending webhook. */
+  #acknowledge(eventId: string) {
+    const event = this.store.get('event', eventId)
+    if (event && event.pending_webhooks > 0) {
+      this.store.replace('event', eventId, {
+        ...event,
+        pending_webhooks: event.pending_webhooks - 1,
+      })
+    }
+  }
+
+  #post(
+    url: string,
+    payload: string,
+    signature: string
+  ): Promise<Pick<WebhookAttempt, 'status' | 'error' | 'responseBody'>> {
+    return new Promise((resolve) => {
+      let settled = false
+      const finish = (value: Pick<WebhookAttempt, 'status' | 'error' | 'responseBody'>) => {
+        if (settled) return
+        settled = true
+        this.#requests.delete(request)
+        resolve(value)
+      }
+      let target: URL
+      try {
+        target = new URL(url)
+      } catch {
+        resolve({ status: null, error: `Invalid URL: ${url}`, responseBody: '' })
+        return
+      }
+      const client = target.protocol === 'https:' ? https : http
+      const body = Buffer.from(payload, 'utf8')
+      const request = client.request(target, {
+        method: 'POST',
+        agent: target.protocol === 'https:' ? this.#httpsAgent : this.#agent,
+        headers: {
+          'Content-Type': 'application/json; charset=utf-8',
+          'Content-Length': String(body.length),
+          'Stripe-Signature': signature,
+          'User-Agent': 'Stripe/1.0 (+https://stripe.com/docs/webhooks)',
+          'Accept': '*/*; q=0.5, application/xml',
+          'Cache-Control': 'no-cache',
+        },
+      })
+      this.#requests.add(request)
+      request.setTimeout(this.options.timeoutMs, () => {
+        request.destroy(new Error(`Timed out after ${this.options.timeoutMs} ms`))
+      })
+      request.on('response', (response) => {
+        const chunks: Buffer[] = []
+        let size = 0
+        response.on('data', (chunk: Buffer) => {
+          if (size < RESPONSE_BODY_LIMIT) chunks.push(chunk)
+          size += chunk.length
+        })
+        response.on('end', () => {
+          finish({
+            status: response.statusCode ?? null,
+            error: null,
+            responseBody: Buffer.concat(chunks).toString('utf8').slice(0, RESPONSE_BODY_LIMIT),
+          })
+        })
+        response.on('error', (error) =>
+          finish({ status: response.statusCode ?? null, error: error.message, responseBody: '' })
+        )
+      })
+      request.on('error', (error) =>
+        finish({ status: null, error: error.message, responseBody: '' })
+      )
+      request.end(body)
+    })
+  }
+
+  hold(on = true) {
+    this.options.hold = on
+  }
+
+  /**
+   * Sends every held delivery now, one after another in the given order, and
+   * resolves once each has had its first attempt (retries continue in the background).
+   */
+  async flush(order: FlushOrder = 'fifo'): Promise<void> {
+    const held = this.#deliveries.filter((delivery) => delivery.state === 'held')
+    if (order === 'reverse') held.reverse()
+    if (order === 'shuffle') {
+      for (let i = held.length - 1; i > 0; i--) {
+        const j = Math.floor(Math.random() * (i + 1))
+        ;[held[i], held[j]] = [held[j], held[i]]
+      }
+    }
+    for (const delivery of held) delivery.state = 'pending'
+    for (const delivery of held) await this.#attempt(delivery)
+  }
+
+  #busy(): boolean {
+    return this.#deliveries.some(
+      (delivery) => delivery.state === 'pending' || delivery.state === 'in_flight'
+    )
+  }
+
+  #checkIdle() {
+    if (this.#busy()) return
+    for (const resolve of this.#idleWaiters) resolve()
+    this.#idleWaiters.clear()
+  }
+
+  /** Resolves when no delivery is pending or in flight (held ones do not count). */
+  waitForIdle(timeoutMs = 10_000): Promise<void> {
+    if (!this.#busy() || this.#stopped) return Promise.resolve()
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#idleWaiters.delete(done)
+        reject(new Error(`Webhook deliveries still pending after ${timeoutMs} ms`))
+      }, timeoutMs)
+      const done = () => {
+        clearTimeout(timer)
+        resolve()
+      }
+      this.#idleWaiters.add(done)
+    })
+  }
+
+  deliveries(
+    filter: { eventId?: string; endpointId?: string; type?: string; state?: DeliveryState } = {}
+  ): WebhookDelivery[] {
+    return this.#deliveries
+      .filter(
+        (delivery) =>
+          (filter.eventId === undefined || delivery.eventId === filter.eventId) &&
+          (filter.endpointId === undefined || delivery.endpointId === filter.endpointId) &&
+          (filter.type === undefined || delivery.eventType === filter.type) &&
+          (filter.state === undefined || delivery.state === filter.state)
+      )
+      .map((delivery) => this.#public(delivery))
+  }
+
+  #public(delivery: InternalDelivery): WebhookDelivery {
+    return {
+      id: delivery.id,
+      eventId: delivery.eventId,
+      eventType: delivery.eventType,
+      endpointId: delivery.endpointId,
+      url: delivery.url,
+      kind: delivery.kind,
+      state: delivery.state,
+      payload: delivery.payload,
+      attempts: delivery.attempts.map((attempt) => ({ ...attempt })),
+      nextAttemptAt: delivery.nextAttemptAt,
+    }
+  }
+
+  /** Forgets all deliveries (used by reset). */
+  clear() {
+    for (const delivery of this.#deliveries) if (delivery.timer) clearTimeout(delivery.timer)
+    this.#deliveries = []
+    this.#payloads.clear()
+    this.#checkIdle()
+  }
+
+  stop() {
+    this.#stopped = true
+    for (const delivery of this.#deliveries) {
+      if (delivery.timer) clearTimeout(delivery.timer)
+      delivery.timer = null
+    }
+    for (const request of this.#requests) request.destroy()
+    this.#requests.clear()
+    this.#agent.destroy()
+    this.#httpsAgent.destroy()
+    for (const resolve of this.#idleWaiters) resolve()
+    this.#idleWaiters.clear()
+  }
+}
