@@ -32,6 +32,7 @@ export default defineConfig({
     () => import('@adonisjs/lock/lock_provider'),
     () => import('@adonisjs/bouncer/bouncer_provider'),
     () => import('#providers/billing_provider'),
+    () => import('#providers/api_provider'),
   ],
 
   preloads: [() => import('#start/routes'), () => import('#start/kernel')],

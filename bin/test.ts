@@ -4,7 +4,8 @@
 |--------------------------------------------------------------------------
 |
 | Run through `npm test` (bin/run_tests.ts). Uses DATABASE_URL / DB_* when
-| set, else the embedded PostgreSQL tmp/postgres/test.
+| set, else the embedded PostgreSQL tmp/postgres/test; starts the Stripe
+| sandbox and points the app at it (STRIPE_API_BASE).
 |
 */
 
@@ -14,6 +15,7 @@ import 'reflect-metadata'
 import { Ignitor, prettyPrintError } from '@adonisjs/core'
 import { configure, processCLIArgs, run } from '@japa/runner'
 import { APP_ROOT, ensureDatabase } from './local_environment.js'
+import { startStripeSandbox } from '../tests/support/stripe.js'
 
 const IMPORTER = (filePath: string) => {
   if (filePath.startsWith('./') || filePath.startsWith('../')) {
@@ -23,6 +25,7 @@ const IMPORTER = (filePath: string) => {
 }
 
 const database = await ensureDatabase('test')
+const stripeSandbox = await startStripeSandbox()
 
 new Ignitor(APP_ROOT, { importer: IMPORTER })
   .tap((app) => {
@@ -42,7 +45,11 @@ new Ignitor(APP_ROOT, { importer: IMPORTER })
       ...config,
       ...{
         setup: runnerHooks.setup,
-        teardown: runnerHooks.teardown.concat([() => app.terminate(), () => database.stop()]),
+        teardown: runnerHooks.teardown.concat([
+          () => app.terminate(),
+          () => stripeSandbox.stop(),
+          () => database.stop(),
+        ]),
       },
     })
   })

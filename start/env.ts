@@ -10,7 +10,7 @@
 |
 */
 
-import { Env } from '@adonisjs/core/env'
+import { Env, errors } from '@adonisjs/core/env'
 
 /** Whole, non-negative amount of cents (prices, packages). */
 function cents(fallback: number) {
@@ -130,6 +130,12 @@ const env = await Env.create(new URL('../', import.meta.url), {
   */
   AUTH_RATE_LIMIT: count(10),
   AUTH_RATE_WINDOW: Env.schema.string.optional(),
+}).catch((error: unknown) => {
+  // Env keeps the per-variable messages in `help`; printers of `error.message` (the CLI) would drop them.
+  if (error instanceof errors.E_INVALID_ENV_VARIABLES) {
+    throw new Error(`Invalid environment:\n${error.help}`)
+  }
+  throw error
 })
 
 /*

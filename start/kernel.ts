@@ -28,4 +28,5 @@ router.use([
 export const middleware = router.named({
   guest: () => import('#middleware/guest_middleware'),
   auth: () => import('#middleware/auth_middleware'),
+  forceJson: () => import('#middleware/force_json_response_middleware'),
 })

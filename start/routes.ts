@@ -57,4 +57,4 @@ router
   })
   .prefix('/api')
   .as('api')
-  .use(middleware.auth())
+  .use([middleware.forceJson(), middleware.auth()])

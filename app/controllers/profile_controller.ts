@@ -32,15 +32,15 @@ export default class ProfileController {
   }
 
   /** JSON API: the current user. */
-  async apiShow({ auth }: HttpContext) {
-    return { data: UserTransformer.transform(auth.getUserOrFail()) }
+  async apiShow({ auth, serialize }: HttpContext) {
+    return serialize(UserTransformer.transform(auth.getUserOrFail()))
   }
 
   /** JSON API: same rules as the profile form. */
-  async apiUpdate({ request, auth }: HttpContext) {
+  async apiUpdate({ request, auth, serialize }: HttpContext) {
     const user = auth.getUserOrFail()
     const payload = await request.validateUsing(updateProfileValidator, { meta: { userId: user.id } })
     await this.accounts.updateProfile(user, payload)
-    return { data: UserTransformer.transform(user) }
+    return serialize(UserTransformer.transform(user))
   }
 }

@@ -30,7 +30,7 @@ export default class ProjectsController {
   async index(ctx: HttpContext) {
     const user = ctx.auth.getUserOrFail()
     const projects = ProjectTransformer.transform(await this.projects.list(user))
-    if (this.isApi(ctx)) return { data: projects }
+    if (this.isApi(ctx)) return ctx.serialize(projects)
     return ctx.inertia.render('projects/index', {
       projects,
       limits: { projects: PlanLimits.forUser(user).projects, plan: user.plan },
@@ -40,21 +40,21 @@ export default class ProjectsController {
   async store(ctx: HttpContext) {
     const payload = await ctx.request.validateUsing(projectValidator)
     const project = await this.projects.create(ctx.auth.getUserOrFail(), payload)
-    if (this.isApi(ctx)) return ctx.response.created({ data: ProjectTransformer.transform(project) })
+    if (this.isApi(ctx)) return ctx.response.created(await ctx.serialize(ProjectTransformer.transform(project)))
     ctx.session.flash('success', `Project "${project.name}" created.`)
     return ctx.response.redirect().toPath('/projects')
   }
 
   async show(ctx: HttpContext) {
     const project = await this.authorized(ctx, 'view')
-    return { data: ProjectTransformer.transform(project) }
+    return ctx.serialize(ProjectTransformer.transform(project))
   }
 
   async update(ctx: HttpContext) {
     const project = await this.authorized(ctx, 'update')
     const payload = await ctx.request.validateUsing(projectValidator)
     await this.projects.rename(project, payload)
-    if (this.isApi(ctx)) return { data: ProjectTransformer.transform(project) }
+    if (this.isApi(ctx)) return ctx.serialize(ProjectTransformer.transform(project))
     ctx.session.flash('success', `Project renamed to "${project.name}".`)
     return ctx.response.redirect().toPath('/projects')
   }

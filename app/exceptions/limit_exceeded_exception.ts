@@ -15,7 +15,7 @@ export default class LimitExceededException extends Exception {
   }
 
   async handle(error: this, ctx: HttpContext) {
-    if (ctx.request.header('x-inertia') || !ctx.request.accepts(['html', 'json'])?.startsWith('json')) {
+    if (ctx.request.accepts(['html', 'json']) !== 'json') {
       ctx.session.flash('error', error.message)
       return ctx.response.redirect().back()
     }

@@ -43,7 +43,9 @@ export default function Layout({ children }: { children: ReactNode }) {
                 <span className="credits" title="Prepaid credits">
                   {formatCents(user.creditsBalanceCents)} credits
                 </span>
-                <span className="avatar" aria-hidden="true">{user.initials}</span>
+                <span className="avatar" role="img" aria-label={user.fullName} title={user.fullName}>
+                  {user.initials}
+                </span>
                 <Form action="/logout" method="post">
                   <button type="submit" className="button button-ghost">
                     Log out

@@ -9,7 +9,7 @@ export default function Login() {
       <Head title="Log in" />
       <h1>Log in</h1>
       <p className="muted">Welcome back. Enter your email and password.</p>
-      <Form action="/login" method="post" className="stack" resetOnError={['password']}>
+      <Form action="/login" method="post" className="stack" resetOnError={['password']} resetOnSuccess={['password']}>
         {({ errors, processing }) => (
           <>
             <Field label="Email" name="email" type="email" autoComplete="username" required error={errors.email} />

@@ -37,6 +37,7 @@ function ProjectRow({ project }: { project: Data.Project }) {
                 required
                 autoFocus
                 aria-invalid={errors.name ? true : undefined}
+                aria-describedby={errors.name ? `rename-${project.id}-error` : undefined}
               />
               <button type="submit" className="button button-primary button-small" disabled={processing}>
                 Save
@@ -44,7 +45,11 @@ function ProjectRow({ project }: { project: Data.Project }) {
               <button type="button" className="button button-ghost button-small" onClick={() => setEditing(false)}>
                 Cancel
               </button>
-              {errors.name ? <p className="field-error">{errors.name}</p> : null}
+              {errors.name ? (
+                <p className="field-error" id={`rename-${project.id}-error`}>
+                  {errors.name}
+                </p>
+              ) : null}
             </>
           )}
         </Form>
@@ -91,7 +96,15 @@ export default function ProjectsIndex({ projects, limits }: Props) {
           <h1>Projects</h1>
           <p className="muted">Apps you are building with Studio's AI agents.</p>
         </div>
-        <div className="usage-meter" aria-label={`${projects.length} of ${limits.projects} projects used`}>
+        <div
+          className="usage-meter"
+          role="meter"
+          aria-label="Projects used"
+          aria-valuenow={projects.length}
+          aria-valuemin={0}
+          aria-valuemax={limits.projects}
+          aria-valuetext={`${projects.length} of ${limits.projects} projects used`}
+        >
           <div className="usage-meter-label">
             <span>
               {projects.length} / {limits.projects} projects
