@@ -23,7 +23,9 @@ const local = process.env.NODE_ENV !== 'production'
 const needsDatabase = /^(migration|db|repl)/.test(process.argv[2] ?? '')
 if (local) ensureDotEnv()
 const database =
-  local && needsDatabase ? await ensureDatabase(process.env.NODE_ENV === 'test' ? 'test' : 'dev') : null
+  local && needsDatabase
+    ? await ensureDatabase(process.env.NODE_ENV === 'test' ? 'test' : 'dev')
+    : null
 
 new Ignitor(APP_ROOT, { importer: IMPORTER })
   .tap((app) => {

@@ -20,7 +20,10 @@ const root = fileURLToPath(APP_ROOT)
 const watch = process.argv.includes('--watch')
 
 ensureDotEnv()
-const dotEnv = await new EnvParser(readFileSync(new URL('.env', APP_ROOT), 'utf8'), APP_ROOT).parse()
+const dotEnv = await new EnvParser(
+  readFileSync(new URL('.env', APP_ROOT), 'utf8'),
+  APP_ROOT
+).parse()
 const setting = (key: string) => process.env[key] || dotEnv[key]
 const appUrl = setting('APP_URL') ?? 'http://localhost:3333'
 
@@ -42,8 +45,14 @@ if (!setting('STRIPE_API_BASE') && !setting('STRIPE_SECRET_KEY')?.startsWith('sk
 /** Runs an ace command; asynchronously, so the in-process Stripe sandbox keeps answering. */
 function ace(args: string[]) {
   return new Promise<void>((resolve, reject) => {
-    const child = spawn(process.execPath, ['ace', ...args], { cwd: root, stdio: 'inherit', env: process.env })
-    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`ace ${args.join(' ')} failed`))))
+    const child = spawn(process.execPath, ['ace', ...args], {
+      cwd: root,
+      stdio: 'inherit',
+      env: process.env,
+    })
+    child.on('exit', (code) =>
+      code === 0 ? resolve() : reject(new Error(`ace ${args.join(' ')} failed`))
+    )
   })
 }
 

@@ -24,7 +24,9 @@ async function readEnvFile(name: string): Promise<Record<string, string>> {
   const path = new URL(name, APP_ROOT)
   if (!existsSync(path)) return {}
   const parsed = await new EnvParser(readFileSync(path, 'utf8'), APP_ROOT).parse()
-  return Object.fromEntries(Object.entries(parsed).filter((e): e is [string, string] => e[1] !== undefined))
+  return Object.fromEntries(
+    Object.entries(parsed).filter((e): e is [string, string] => e[1] !== undefined)
+  )
 }
 
 /** Creates .env from .env.example with a fresh APP_KEY when it is missing. */

@@ -30,7 +30,9 @@ export type CliApp = {
 export async function bootApp(): Promise<CliApp> {
   const local = process.env.NODE_ENV !== 'production'
   if (local) ensureDotEnv()
-  const database = local ? await ensureDatabase(process.env.NODE_ENV === 'test' ? 'test' : 'dev') : null
+  const database = local
+    ? await ensureDatabase(process.env.NODE_ENV === 'test' ? 'test' : 'dev')
+    : null
 
   const app = new Ignitor(APP_ROOT, { importer: IMPORTER }).createApp('console')
   app.booting(async () => {

@@ -45,7 +45,8 @@ async function main(argv: string[]) {
   const args = argv.slice(2)
 
   // Help and usage errors need no database: answer them without booting the app.
-  const needsApp = args.length > 0 && !args.some((arg) => arg === '--help' || arg === '-h' || arg === 'help')
+  const needsApp =
+    args.length > 0 && !args.some((arg) => arg === '--help' || arg === '-h' || arg === 'help')
   const booted = needsApp ? await bootApp() : null
   const context: CommandContext = {
     app: booted?.app as ApplicationService,
@@ -65,7 +66,8 @@ async function main(argv: string[]) {
     return exitCode
   } catch (error) {
     if (error instanceof CommanderError) {
-      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version') return ExitCode.ok
+      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version')
+        return ExitCode.ok
       return ExitCode.usage
     }
     if (error instanceof CliError) {

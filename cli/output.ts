@@ -16,7 +16,10 @@ export class CliError extends Error {
   }
 }
 
-export type Column<Row> = { header: string; value: (row: Row) => string | number | null | undefined }
+export type Column<Row> = {
+  header: string
+  value: (row: Row) => string | number | null | undefined
+}
 
 /** Output helpers shared by all commands: tables for people, JSON for scripts. */
 export class Output {

@@ -11,7 +11,13 @@ const loggerConfig = defineConfig({
       level: env.get('LOG_LEVEL'),
       // Never log credentials or card data, whatever a caller passes in.
       redact: {
-        paths: ['password', '*.password', 'headers.authorization', 'headers.cookie', 'stripeSignature'],
+        paths: [
+          'password',
+          '*.password',
+          'headers.authorization',
+          'headers.cookie',
+          'stripeSignature',
+        ],
         censor: '[redacted]',
       },
       transport: {

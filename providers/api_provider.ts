@@ -6,7 +6,10 @@ import type { SimplePaginatorMetaKeys } from '@adonisjs/lucid/types/querybuilder
  * JSON API responses: transformer output wrapped under `data`, the same
  * shape for every /api route.
  */
-class ApiSerializer extends BaseSerializer<{ Wrap: 'data'; PaginationMetaData: SimplePaginatorMetaKeys }> {
+class ApiSerializer extends BaseSerializer<{
+  Wrap: 'data'
+  PaginationMetaData: SimplePaginatorMetaKeys
+}> {
   wrap: 'data' = 'data'
 
   definePaginationMetaData(metaData: unknown): SimplePaginatorMetaKeys {
@@ -27,7 +30,10 @@ const serializer = new ApiSerializer()
 
 export default class ApiProvider {
   register() {
-    HttpContext.instanceProperty('serialize', function (this: HttpContext, ...args: Parameters<ApiSerializer['serialize']>) {
+    HttpContext.instanceProperty('serialize', function (
+      this: HttpContext,
+      ...args: Parameters<ApiSerializer['serialize']>
+    ) {
       return serializer.serialize(args[0], this.containerResolver)
     } as ApiSerializer['serialize'])
   }

@@ -77,7 +77,15 @@ const env = await Env.create(new URL('../', import.meta.url), {
   APP_KEY: Env.schema.secret(),
   APP_NAME: Env.schema.string.optional(),
   APP_URL: httpUrl({ optional: false }),
-  LOG_LEVEL: Env.schema.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const),
+  LOG_LEVEL: Env.schema.enum([
+    'fatal',
+    'error',
+    'warn',
+    'info',
+    'debug',
+    'trace',
+    'silent',
+  ] as const),
   SESSION_DRIVER: Env.schema.enum(['cookie', 'memory'] as const),
 
   /*
@@ -143,7 +151,9 @@ const env = await Env.create(new URL('../', import.meta.url), {
 */
 const problems: string[] = []
 if (env.get('NODE_ENV') === 'production' && !env.get('STRIPE_WEBHOOK_SECRET')?.release()) {
-  problems.push('STRIPE_WEBHOOK_SECRET is required in production: without it webhooks cannot be verified')
+  problems.push(
+    'STRIPE_WEBHOOK_SECRET is required in production: without it webhooks cannot be verified'
+  )
 }
 const webhookSecret = env.get('STRIPE_WEBHOOK_SECRET')?.release()
 if (webhookSecret && !webhookSecret.startsWith('whsec_')) {

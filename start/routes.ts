@@ -39,8 +39,14 @@ router
 
     router.get('projects', [ProjectsController, 'index']).as('projects.index')
     router.post('projects', [ProjectsController, 'store']).as('projects.store')
-    router.put('projects/:id', [ProjectsController, 'update']).as('projects.update').where('id', router.matchers.number())
-    router.delete('projects/:id', [ProjectsController, 'destroy']).as('projects.destroy').where('id', router.matchers.number())
+    router
+      .put('projects/:id', [ProjectsController, 'update'])
+      .as('projects.update')
+      .where('id', router.matchers.number())
+    router
+      .delete('projects/:id', [ProjectsController, 'destroy'])
+      .as('projects.destroy')
+      .where('id', router.matchers.number())
   })
   .use(middleware.auth())
 
@@ -51,9 +57,18 @@ router
 
     router.get('projects', [ProjectsController, 'index']).as('projects.index')
     router.post('projects', [ProjectsController, 'store']).as('projects.store')
-    router.get('projects/:id', [ProjectsController, 'show']).as('projects.show').where('id', router.matchers.number())
-    router.patch('projects/:id', [ProjectsController, 'update']).as('projects.update').where('id', router.matchers.number())
-    router.delete('projects/:id', [ProjectsController, 'destroy']).as('projects.destroy').where('id', router.matchers.number())
+    router
+      .get('projects/:id', [ProjectsController, 'show'])
+      .as('projects.show')
+      .where('id', router.matchers.number())
+    router
+      .patch('projects/:id', [ProjectsController, 'update'])
+      .as('projects.update')
+      .where('id', router.matchers.number())
+    router
+      .delete('projects/:id', [ProjectsController, 'destroy'])
+      .as('projects.destroy')
+      .where('id', router.matchers.number())
   })
   .prefix('/api')
   .as('api')

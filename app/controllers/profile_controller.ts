@@ -13,12 +13,16 @@ export default class ProfileController {
   constructor(protected accounts: AccountService) {}
 
   async show({ inertia, auth }: HttpContext) {
-    return inertia.render('profile/show', { profile: UserTransformer.transform(auth.getUserOrFail()) })
+    return inertia.render('profile/show', {
+      profile: UserTransformer.transform(auth.getUserOrFail()),
+    })
   }
 
   async update({ request, response, auth, session }: HttpContext) {
     const user = auth.getUserOrFail()
-    const payload = await request.validateUsing(updateProfileValidator, { meta: { userId: user.id } })
+    const payload = await request.validateUsing(updateProfileValidator, {
+      meta: { userId: user.id },
+    })
     await this.accounts.updateProfile(user, payload)
     session.flash('success', 'Profile saved.')
     return response.redirect().toPath('/profile')
@@ -39,7 +43,9 @@ export default class ProfileController {
   /** JSON API: same rules as the profile form. */
   async apiUpdate({ request, auth, serialize }: HttpContext) {
     const user = auth.getUserOrFail()
-    const payload = await request.validateUsing(updateProfileValidator, { meta: { userId: user.id } })
+    const payload = await request.validateUsing(updateProfileValidator, {
+      meta: { userId: user.id },
+    })
     await this.accounts.updateProfile(user, payload)
     return serialize(UserTransformer.transform(user))
   }

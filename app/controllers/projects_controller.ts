@@ -40,7 +40,8 @@ export default class ProjectsController {
   async store(ctx: HttpContext) {
     const payload = await ctx.request.validateUsing(projectValidator)
     const project = await this.projects.create(ctx.auth.getUserOrFail(), payload)
-    if (this.isApi(ctx)) return ctx.response.created(await ctx.serialize(ProjectTransformer.transform(project)))
+    if (this.isApi(ctx))
+      return ctx.response.created(await ctx.serialize(ProjectTransformer.transform(project)))
     ctx.session.flash('success', `Project "${project.name}" created.`)
     return ctx.response.redirect().toPath('/projects')
   }

@@ -17,7 +17,11 @@ export default class HttpExceptionHandler extends ExceptionHandler {
   async handle(error: unknown, ctx: HttpContext) {
     // Form posts without JavaScript would otherwise flash every input back into the
     // session, password confirmations included; field errors are enough to redisplay.
-    if (error instanceof vineErrors.E_VALIDATION_ERROR && ctx.session && !ctx.request.header('x-inertia')) {
+    if (
+      error instanceof vineErrors.E_VALIDATION_ERROR &&
+      ctx.session &&
+      !ctx.request.header('x-inertia')
+    ) {
       if (ctx.request.accepts(['html', 'json']) === 'html') {
         ctx.session.flashValidationErrors(error, false)
         return ctx.response.redirect('back', true)

@@ -14,7 +14,11 @@ export default class AccountService {
 
   /** Creates the account, then tries to create its Stripe customer (never failing the registration). */
   async register(data: { fullName: string; email: string; password: string }) {
-    const user = await User.create({ fullName: data.fullName, email: data.email, password: data.password })
+    const user = await User.create({
+      fullName: data.fullName,
+      email: data.email,
+      password: data.password,
+    })
     await this.customers.tryEnsureCustomer(user)
     return user
   }
@@ -30,7 +34,11 @@ export default class AccountService {
   async changePassword(user: User, data: { currentPassword: string; password: string }) {
     if (!(await hash.verify(user.password, data.currentPassword))) {
       throw new vineErrors.E_VALIDATION_ERROR([
-        { field: 'currentPassword', message: 'The current password is incorrect', rule: 'currentPassword' },
+        {
+          field: 'currentPassword',
+          message: 'The current password is incorrect',
+          rule: 'currentPassword',
+        },
       ])
     }
     user.password = data.password

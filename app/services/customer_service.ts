@@ -57,7 +57,10 @@ export default class CustomerService {
     try {
       return await this.ensureCustomer(user)
     } catch (error) {
-      logger.warn({ userId: user.id, err: error }, 'Stripe customer not created; it will be created later')
+      logger.warn(
+        { userId: user.id, err: error },
+        'Stripe customer not created; it will be created later'
+      )
       return null
     }
   }
@@ -68,14 +71,24 @@ export default class CustomerService {
       .whereNull('stripe_customer_id')
       .orderBy('id')
       .if(options.limit, (query) => query.limit(options.limit!))
-    const results: { userId: number; email: string; customerId: string | null; error: string | null }[] = []
+    const results: {
+      userId: number
+      email: string
+      customerId: string | null
+      error: string | null
+    }[] = []
     for (const user of users) {
       if (options.dryRun) {
         results.push({ userId: user.id, email: user.email, customerId: null, error: null })
         continue
       }
       try {
-        results.push({ userId: user.id, email: user.email, customerId: await this.ensureCustomer(user), error: null })
+        results.push({
+          userId: user.id,
+          email: user.email,
+          customerId: await this.ensureCustomer(user),
+          error: null,
+        })
       } catch (error) {
         results.push({
           userId: user.id,

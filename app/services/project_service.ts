@@ -12,7 +12,10 @@ import LimitExceededException from '#exceptions/limit_exceeded_exception'
  */
 export default class ProjectService {
   list(user: User) {
-    return Project.query().withScopes((scopes) => scopes.ownedBy(user)).orderBy('created_at', 'asc').orderBy('id', 'asc')
+    return Project.query()
+      .withScopes((scopes) => scopes.ownedBy(user))
+      .orderBy('created_at', 'asc')
+      .orderBy('id', 'asc')
   }
 
   async create(user: User, data: { name: string }) {

@@ -7,7 +7,8 @@ import vine from '@vinejs/vine'
  */
 const fullName = () => vine.string().trim().minLength(1).maxLength(120)
 const email = () => vine.string().trim().toLowerCase().email().maxLength(254)
-const newPassword = () => vine.string().minLength(8).maxLength(72).confirmed({ confirmationField: 'passwordConfirmation' })
+const newPassword = () =>
+  vine.string().minLength(8).maxLength(72).confirmed({ confirmationField: 'passwordConfirmation' })
 
 /** Self-registration. */
 export const registerValidator = vine.create({

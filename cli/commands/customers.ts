@@ -25,7 +25,10 @@ Exit codes: 0 all created (or nothing to do), 3 some failed (rerun later), 2 bad
     .action(async (options: { dryRun?: boolean; limit?: string; json?: boolean }) => {
       const limit = options.limit === undefined ? undefined : Number(options.limit)
       if (limit !== undefined && (!Number.isInteger(limit) || limit < 1)) {
-        throw new CliError(`--limit must be a whole number >= 1 (got "${options.limit}")`, ExitCode.usage)
+        throw new CliError(
+          `--limit must be a whole number >= 1 (got "${options.limit}")`,
+          ExitCode.usage
+        )
       }
       const { default: CustomerService } = await import('#services/customer_service')
       const customers = await context.app.container.make(CustomerService)
@@ -54,7 +57,9 @@ Exit codes: 0 all created (or nothing to do), 3 some failed (rerun later), 2 bad
         )
       }
       if (failed.length > 0) {
-        context.output.warn(`${failed.length} customer(s) could not be created; run customers:sync again later.`)
+        context.output.warn(
+          `${failed.length} customer(s) could not be created; run customers:sync again later.`
+        )
         return context.setExitCode(ExitCode.partial)
       }
     })

@@ -20,40 +20,48 @@ Examples:
   npm run cli -- users:list --plan premium --json
   npm run cli -- users:list --no-customer`
     )
-    .action(async (options: { plan?: string; customer: boolean; limit: string; json?: boolean }) => {
-      const limit = Number(options.limit)
-      if (!Number.isInteger(limit) || limit < 1) {
-        throw new CliError(`--limit must be a whole number >= 1 (got "${options.limit}")`, ExitCode.usage)
-      }
-      if (options.plan && !['free', 'premium'].includes(options.plan)) {
-        throw new CliError(`--plan must be "free" or "premium" (got "${options.plan}")`, ExitCode.usage)
-      }
-      const { default: User } = await import('#models/user')
-      const users = await User.query()
-        .if(options.plan, (query) => query.where('plan', options.plan!))
-        .if(!options.customer, (query) => query.whereNull('stripe_customer_id'))
-        .orderBy('id', 'desc')
-        .limit(limit)
+    .action(
+      async (options: { plan?: string; customer: boolean; limit: string; json?: boolean }) => {
+        const limit = Number(options.limit)
+        if (!Number.isInteger(limit) || limit < 1) {
+          throw new CliError(
+            `--limit must be a whole number >= 1 (got "${options.limit}")`,
+            ExitCode.usage
+          )
+        }
+        if (options.plan && !['free', 'premium'].includes(options.plan)) {
+          throw new CliError(
+            `--plan must be "free" or "premium" (got "${options.plan}")`,
+            ExitCode.usage
+          )
+        }
+        const { default: User } = await import('#models/user')
+        const users = await User.query()
+          .if(options.plan, (query) => query.where('plan', options.plan!))
+          .if(!options.customer, (query) => query.whereNull('stripe_customer_id'))
+          .orderBy('id', 'desc')
+          .limit(limit)
 
-      const rows = users.map((user) => ({
-        id: user.id,
-        email: user.email,
-        name: user.fullName,
-        plan: user.plan,
-        creditsBalanceCents: user.creditsBalanceCents,
-        stripeCustomerId: user.stripeCustomerId,
-        createdAt: user.createdAt.toISO(),
-      }))
-      if (options.json) return context.output.json(rows)
-      if (rows.length === 0) return context.output.line('No users.')
-      context.output.table(rows, [
-        { header: 'ID', value: (row) => row.id },
-        { header: 'Email', value: (row) => row.email },
-        { header: 'Name', value: (row) => row.name },
-        { header: 'Plan', value: (row) => row.plan },
-        { header: 'Credits', value: (row) => formatCents(row.creditsBalanceCents) },
-        { header: 'Stripe customer', value: (row) => row.stripeCustomerId ?? '(none)' },
-        { header: 'Created', value: (row) => row.createdAt },
-      ])
-    })
+        const rows = users.map((user) => ({
+          id: user.id,
+          email: user.email,
+          name: user.fullName,
+          plan: user.plan,
+          creditsBalanceCents: user.creditsBalanceCents,
+          stripeCustomerId: user.stripeCustomerId,
+          createdAt: user.createdAt.toISO(),
+        }))
+        if (options.json) return context.output.json(rows)
+        if (rows.length === 0) return context.output.line('No users.')
+        context.output.table(rows, [
+          { header: 'ID', value: (row) => row.id },
+          { header: 'Email', value: (row) => row.email },
+          { header: 'Name', value: (row) => row.name },
+          { header: 'Plan', value: (row) => row.plan },
+          { header: 'Credits', value: (row) => formatCents(row.creditsBalanceCents) },
+          { header: 'Stripe customer', value: (row) => row.stripeCustomerId ?? '(none)' },
+          { header: 'Created', value: (row) => row.createdAt },
+        ])
+      }
+    )
 }

@@ -6,7 +6,12 @@ export default class extends BaseSchema {
   async up() {
     this.schema.createTable(this.tableName, (table) => {
       table.bigIncrements('id')
-      table.bigInteger('user_id').notNullable().references('id').inTable('users').onDelete('CASCADE')
+      table
+        .bigInteger('user_id')
+        .notNullable()
+        .references('id')
+        .inTable('users')
+        .onDelete('CASCADE')
       table.string('name', 80).notNullable()
       table.string('slug', 100).notNullable()
 

@@ -5,7 +5,11 @@ import Project from '#models/project'
 import AccountService from '#services/account_service'
 
 /** Demo login printed by `npm run demo`. */
-export const DEMO_USER = { email: 'demo@studio.test', password: 'demo-password', fullName: 'Dana Demo' }
+export const DEMO_USER = {
+  email: 'demo@studio.test',
+  password: 'demo-password',
+  fullName: 'Dana Demo',
+}
 
 /**
  * Demo data for `npm run demo`: a user with a project. Safe to run again:

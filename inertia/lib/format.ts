@@ -1,6 +1,9 @@
 /** Formats integer cents as money, once, at the edge. */
 export function formatCents(cents: number, currency = 'usd') {
-  return new Intl.NumberFormat('en-US', { style: 'currency', currency: currency.toUpperCase() }).format(cents / 100)
+  return new Intl.NumberFormat('en-US', {
+    style: 'currency',
+    currency: currency.toUpperCase(),
+  }).format(cents / 100)
 }
 
 export function formatDate(iso: string | null) {

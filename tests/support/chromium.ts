@@ -13,7 +13,9 @@ export function chromiumPath() {
 export async function launchChromium(config: Pick<LaunchOptions, 'headless' | 'slowMo'>) {
   const executablePath = chromiumPath()
   if (!executablePath) {
-    throw new Error('Chromium not found: install it (apt-get install -y chromium) or set CHROMIUM_PATH')
+    throw new Error(
+      'Chromium not found: install it (apt-get install -y chromium) or set CHROMIUM_PATH'
+    )
   }
   return chromium.launch({
     ...config,

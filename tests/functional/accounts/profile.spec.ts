@@ -37,7 +37,10 @@ test.group('Profile', (group) => {
     assert.equal(user.email, 'new.address@example.com')
   })
 
-  test('nobody can make themselves Premium, add credits or change Stripe ids through the profile form', async ({ client, assert }) => {
+  test('nobody can make themselves Premium, add credits or change Stripe ids through the profile form', async ({
+    client,
+    assert,
+  }) => {
     const user = await UserFactory.create()
     const before = { ...user.$attributes }
     await client
@@ -74,7 +77,10 @@ test.group('Profile', (group) => {
     assert.isNull(user.stripeCustomerId)
   })
 
-  test('an email already used by someone else is refused and nothing changes', async ({ client, assert }) => {
+  test('an email already used by someone else is refused and nothing changes', async ({
+    client,
+    assert,
+  }) => {
     const other = await UserFactory.create()
     const user = await UserFactory.merge({ fullName: 'Original' }).create()
     const response = await client
@@ -88,14 +94,22 @@ test.group('Profile', (group) => {
     assert.equal(user.fullName, 'Original')
     assert.notEqual(user.email, other.email)
 
-    const api = await client.patch('/api/me').json({ fullName: 'Changed', email: other.email }).loginAs(user).withCsrfToken()
+    const api = await client
+      .patch('/api/me')
+      .json({ fullName: 'Changed', email: other.email })
+      .loginAs(user)
+      .withCsrfToken()
     api.assertStatus(422)
     assert.equal(api.body().errors[0].field, 'email')
   })
 
-  test('keeping one\'s own email is allowed', async ({ client, assert }) => {
+  test("keeping one's own email is allowed", async ({ client, assert }) => {
     const user = await UserFactory.create()
-    const response = await client.patch('/api/me').json({ fullName: 'Same Email', email: user.email }).loginAs(user).withCsrfToken()
+    const response = await client
+      .patch('/api/me')
+      .json({ fullName: 'Same Email', email: user.email })
+      .loginAs(user)
+      .withCsrfToken()
     response.assertStatus(200)
     assert.equal(response.body().data.fullName, 'Same Email')
   })
@@ -104,7 +118,11 @@ test.group('Profile', (group) => {
     const user = await UserFactory.create()
     const wrong = await client
       .put('/profile/password')
-      .form({ currentPassword: 'not-it', password: 'brand-new-password', passwordConfirmation: 'brand-new-password' })
+      .form({
+        currentPassword: 'not-it',
+        password: 'brand-new-password',
+        passwordConfirmation: 'brand-new-password',
+      })
       .loginAs(user)
       .withCsrfToken()
       .redirects(0)
@@ -114,7 +132,11 @@ test.group('Profile', (group) => {
 
     const right = await client
       .put('/profile/password')
-      .form({ currentPassword: 'secret-password', password: 'brand-new-password', passwordConfirmation: 'brand-new-password' })
+      .form({
+        currentPassword: 'secret-password',
+        password: 'brand-new-password',
+        passwordConfirmation: 'brand-new-password',
+      })
       .loginAs(user)
       .withCsrfToken()
       .redirects(0)
@@ -126,7 +148,11 @@ test.group('Profile', (group) => {
 
   test('state-changing forms need the CSRF token', async ({ client, assert }) => {
     const user = await UserFactory.create()
-    const response = await client.put('/profile').form({ fullName: 'No Token', email: user.email }).loginAs(user).redirects(0)
+    const response = await client
+      .put('/profile')
+      .form({ fullName: 'No Token', email: user.email })
+      .loginAs(user)
+      .redirects(0)
     assert.notEqual(response.status(), 200)
     await user.refresh()
     assert.notEqual(user.fullName, 'No Token')

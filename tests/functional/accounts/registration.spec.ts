@@ -10,10 +10,18 @@ test.group('Registration', (group) => {
   group.each.setup(() => testUtils.db().withGlobalTransaction())
   group.each.teardown(() => stripeSandbox().clearFaults())
 
-  test('registering creates the account, logs in and creates the Stripe customer', async ({ client, assert }) => {
+  test('registering creates the account, logs in and creates the Stripe customer', async ({
+    client,
+    assert,
+  }) => {
     const response = await client
       .post('/register')
-      .form({ fullName: 'Ada Lovelace', email: 'Ada@Example.com', password: 'analytical-engine', passwordConfirmation: 'analytical-engine' })
+      .form({
+        fullName: 'Ada Lovelace',
+        email: 'Ada@Example.com',
+        password: 'analytical-engine',
+        passwordConfirmation: 'analytical-engine',
+      })
       .withCsrfToken()
       .redirects(0)
 
@@ -35,14 +43,51 @@ test.group('Registration', (group) => {
     }
   })
 
-  test('invalid registrations are refused with field errors and create nothing', async ({ client, assert }) => {
-    await User.create({ fullName: 'Taken', email: 'taken@example.com', password: 'secret-password' })
+  test('invalid registrations are refused with field errors and create nothing', async ({
+    client,
+    assert,
+  }) => {
+    await User.create({
+      fullName: 'Taken',
+      email: 'taken@example.com',
+      password: 'secret-password',
+    })
     const cases = [
-      { fullName: '', email: 'a@example.com', password: 'long-enough', passwordConfirmation: 'long-enough', field: 'fullName' },
-      { fullName: 'A', email: 'not-an-email', password: 'long-enough', passwordConfirmation: 'long-enough', field: 'email' },
-      { fullName: 'A', email: 'b@example.com', password: 'short', passwordConfirmation: 'short', field: 'password' },
-      { fullName: 'A', email: 'c@example.com', password: 'long-enough', passwordConfirmation: 'different', field: 'passwordConfirmation' },
-      { fullName: 'A', email: 'TAKEN@example.com', password: 'long-enough', passwordConfirmation: 'long-enough', field: 'email' },
+      {
+        fullName: '',
+        email: 'a@example.com',
+        password: 'long-enough',
+        passwordConfirmation: 'long-enough',
+        field: 'fullName',
+      },
+      {
+        fullName: 'A',
+        email: 'not-an-email',
+        password: 'long-enough',
+        passwordConfirmation: 'long-enough',
+        field: 'email',
+      },
+      {
+        fullName: 'A',
+        email: 'b@example.com',
+        password: 'short',
+        passwordConfirmation: 'short',
+        field: 'password',
+      },
+      {
+        fullName: 'A',
+        email: 'c@example.com',
+        password: 'long-enough',
+        passwordConfirmation: 'different',
+        field: 'passwordConfirmation',
+      },
+      {
+        fullName: 'A',
+        email: 'TAKEN@example.com',
+        password: 'long-enough',
+        passwordConfirmation: 'long-enough',
+        field: 'email',
+      },
     ]
     for (const { field, ...form } of cases) {
       const response = await client.post('/register').form(form).withCsrfToken().redirects(0)
@@ -54,11 +99,19 @@ test.group('Registration', (group) => {
     assert.equal(Number(count[0].$extras.total), 1)
   })
 
-  test('registration succeeds while Stripe is unreachable; the customer is created later, once', async ({ client, assert }) => {
+  test('registration succeeds while Stripe is unreachable; the customer is created later, once', async ({
+    client,
+    assert,
+  }) => {
     stripeSandbox().failNext({ mode: 'reset', count: 20, path: '/v1/customers' })
     const response = await client
       .post('/register')
-      .form({ fullName: 'Grace Hopper', email: 'grace@example.com', password: 'compiler-1952', passwordConfirmation: 'compiler-1952' })
+      .form({
+        fullName: 'Grace Hopper',
+        email: 'grace@example.com',
+        password: 'compiler-1952',
+        passwordConfirmation: 'compiler-1952',
+      })
       .withCsrfToken()
       .redirects(0)
     response.assertStatus(302)
@@ -70,7 +123,10 @@ test.group('Registration', (group) => {
 
     // Two concurrent repairs (web action and CLI, say) end with one customer.
     const customers = await app.container.make(CustomerService)
-    const [first, second] = await Promise.all([customers.ensureCustomer(user), customers.ensureCustomer(user)])
+    const [first, second] = await Promise.all([
+      customers.ensureCustomer(user),
+      customers.ensureCustomer(user),
+    ])
     assert.equal(first, second)
     await user.refresh()
     assert.equal(user.stripeCustomerId, first)

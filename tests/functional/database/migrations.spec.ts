@@ -39,7 +39,8 @@ async function publicTables(): Promise<string[]> {
 }
 
 async function appTables(): Promise<string[]> {
-  return (await publicTables()).filter((name) => !LUCID_TABLES.includes(name))
+  const tables = await publicTables()
+  return tables.filter((name) => !LUCID_TABLES.includes(name))
 }
 
 async function migrationFiles(): Promise<string[]> {
