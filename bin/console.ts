@@ -10,14 +10,8 @@
 
 await import('reflect-metadata')
 const { Ignitor, prettyPrintError } = await import('@adonisjs/core')
-const { APP_ROOT, ensureDatabase, ensureDotEnv } = await import('./local_environment.js')
-
-const IMPORTER = (filePath: string) => {
-  if (filePath.startsWith('./') || filePath.startsWith('../')) {
-    return import(new URL(filePath, APP_ROOT).href)
-  }
-  return import(filePath)
-}
+const { APP_ROOT, IMPORTER } = await import('./app_root.js')
+const { ensureDatabase, ensureDotEnv } = await import('./local_environment.js')
 
 const local = process.env.NODE_ENV !== 'production'
 const needsDatabase = /^(migration|db|repl)/.test(process.argv[2] ?? '')

@@ -16,7 +16,9 @@ import { fileURLToPath } from 'node:url'
 import { EnvParser } from '@adonisjs/core/env'
 import { startEmbeddedPostgres } from '../sandbox/postgres/embedded.js'
 
-export const APP_ROOT = new URL('../', import.meta.url)
+import { APP_ROOT } from './app_root.js'
+
+export { APP_ROOT }
 const rootPath = fileURLToPath(APP_ROOT)
 
 /** Reads one .env-style file into a plain object (missing file: empty). */

@@ -12,14 +12,7 @@
 await import('reflect-metadata')
 const { Ignitor, prettyPrintError } = await import('@adonisjs/core')
 
-const APP_ROOT = new URL('../', import.meta.url)
-
-const IMPORTER = (filePath: string) => {
-  if (filePath.startsWith('./') || filePath.startsWith('../')) {
-    return import(new URL(filePath, APP_ROOT).href)
-  }
-  return import(filePath)
-}
+const { APP_ROOT, IMPORTER } = await import('./app_root.js')
 
 new Ignitor(APP_ROOT, { importer: IMPORTER })
   .tap((app) => {

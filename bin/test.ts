@@ -14,15 +14,9 @@ process.env.NODE_ENV = 'test'
 import 'reflect-metadata'
 import { Ignitor, prettyPrintError } from '@adonisjs/core'
 import { configure, processCLIArgs, run } from '@japa/runner'
-import { APP_ROOT, ensureDatabase } from './local_environment.js'
+import { APP_ROOT, IMPORTER } from './app_root.js'
+import { ensureDatabase } from './local_environment.js'
 import { startStripeSandbox } from '../tests/support/stripe.js'
-
-const IMPORTER = (filePath: string) => {
-  if (filePath.startsWith('./') || filePath.startsWith('../')) {
-    return import(new URL(filePath, APP_ROOT).href)
-  }
-  return import(filePath)
-}
 
 const database = await ensureDatabase('test')
 const stripeSandbox = await startStripeSandbox()

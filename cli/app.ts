@@ -12,14 +12,8 @@
 import 'reflect-metadata'
 import { Ignitor } from '@adonisjs/core'
 import type { ApplicationService } from '@adonisjs/core/types'
-import { APP_ROOT, ensureDatabase, ensureDotEnv } from '../bin/local_environment.js'
-
-const IMPORTER = (filePath: string) => {
-  if (filePath.startsWith('./') || filePath.startsWith('../')) {
-    return import(new URL(filePath, APP_ROOT).href)
-  }
-  return import(filePath)
-}
+import { APP_ROOT, IMPORTER } from '../bin/app_root.js'
+import { ensureDatabase, ensureDotEnv } from '../bin/local_environment.js'
 
 export type CliApp = {
   app: ApplicationService

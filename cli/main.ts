@@ -44,7 +44,7 @@ async function main(argv: string[]) {
   let exitCode: number = ExitCode.ok
   const args = argv.slice(2)
 
-  // Help and usage errors need no database: answer them without booting the app.
+  // Help needs no database: answer it without booting the app.
   const needsApp =
     args.length > 0 && !args.some((arg) => arg === '--help' || arg === '-h' || arg === 'help')
   const booted = needsApp ? await bootApp() : null

@@ -3,6 +3,7 @@ import { BaseSeeder } from '@adonisjs/lucid/seeders'
 import User from '#models/user'
 import Project from '#models/project'
 import AccountService from '#services/account_service'
+import CustomerService from '#services/customer_service'
 
 /** Demo login printed by `npm run demo`. */
 export const DEMO_USER = {
@@ -23,6 +24,10 @@ export default class DemoSeeder extends BaseSeeder {
     if (!user) {
       const accounts = await app.container.make(AccountService)
       user = await accounts.register(DEMO_USER)
+    } else if (!user.stripeCustomerId) {
+      // A previous run may have found the Stripe sandbox down.
+      const customers = await app.container.make(CustomerService)
+      await customers.tryEnsureCustomer(user)
     }
     await Project.firstOrCreate(
       { userId: user.id, slug: 'landing-page-builder' },
