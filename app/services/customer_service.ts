@@ -21,7 +21,10 @@ export default class CustomerService {
    * Returns the user's Stripe customer id, creating the customer if needed.
    * Throws StripeUnavailableException when Stripe cannot be reached.
    */
-  async ensureCustomer(user: User): Promise<string> {
+  async ensureCustomer(
+    user: User,
+    requestOptions: { timeout?: number; maxNetworkRetries?: number } = {}
+  ): Promise<string> {
     if (user.stripeCustomerId) return user.stripeCustomerId
 
     let customerId: string
@@ -32,7 +35,8 @@ export default class CustomerService {
           name: user.fullName,
           metadata: { user_id: String(user.id) },
         },
-        CustomerService.idempotencyKey(user)
+        CustomerService.idempotencyKey(user),
+        requestOptions
       )
       customerId = customer.id
     } catch (error) {
@@ -55,7 +59,8 @@ export default class CustomerService {
    */
   async tryEnsureCustomer(user: User): Promise<string | null> {
     try {
-      return await this.ensureCustomer(user)
+      // Someone is waiting on the registration page: give Stripe 5 s and one retry, not the defaults.
+      return await this.ensureCustomer(user, { timeout: 5000, maxNetworkRetries: 1 })
     } catch (error) {
       logger.warn(
         { userId: user.id, err: error },

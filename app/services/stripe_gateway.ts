@@ -28,8 +28,12 @@ export default class StripeGateway {
   }
 
   /** Creates a customer; the key makes a retried call return the first customer. */
-  createCustomer(params: Stripe.CustomerCreateParams, idempotencyKey: string) {
-    return this.client.customers.create(params, { idempotencyKey })
+  createCustomer(
+    params: Stripe.CustomerCreateParams,
+    idempotencyKey: string,
+    options: Pick<Stripe.RequestOptions, 'timeout' | 'maxNetworkRetries'> = {}
+  ) {
+    return this.client.customers.create(params, { ...options, idempotencyKey })
   }
 
   retrieveCustomer(id: string) {
