@@ -27,7 +27,12 @@ test.group('Journey: log out and back in', () => {
 
     await page.getByLabel('Email').fill(user.email)
     await page.getByLabel('Password').fill('not-my-password')
+    // Wait for the refused POST and the page it redirects back to before looking.
+    const refused = page.waitForResponse(
+      (response) => response.url().endsWith('/login') && response.request().method() === 'GET'
+    )
     await page.getByRole('button', { name: 'Log in' }).click()
+    await refused
     await page.assertTextContains('[role=alert]', 'Invalid user credentials')
     await page.assertPath('/login')
     await page.assertInputValue(page.getByLabel('Email'), user.email)
