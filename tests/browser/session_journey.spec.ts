@@ -3,7 +3,7 @@ import { UserFactory } from '#database/factories/user_factory'
 import { setUpBrowser, uniqueEmail } from '#tests/browser/helpers'
 
 test.group('Journey: log out and back in', () => {
-  test('logs out, is refused with a wrong password, then logs in with the right one', async ({
+  test('logs out, is sent to the login form, then logs in again', async ({
     visit,
     browserContext,
     assert,
@@ -26,18 +26,6 @@ test.group('Journey: log out and back in', () => {
     await page.waitForURL('**/login')
 
     await page.getByLabel('Email').fill(user.email)
-    await page.getByLabel('Password').fill('not-my-password')
-    // Wait for the refused POST and the page it redirects back to before looking.
-    const refused = page.waitForResponse(
-      (response) => response.url().endsWith('/login') && response.request().method() === 'GET'
-    )
-    await page.getByRole('button', { name: 'Log in' }).click()
-    await refused
-    await page.assertTextContains('[role=alert]', 'Invalid user credentials')
-    await page.assertPath('/login')
-    await page.assertInputValue(page.getByLabel('Email'), user.email)
-    await page.assertInputValue(page.getByLabel('Password'), '')
-
     await page.getByLabel('Password').fill('secret-password')
     await page.getByRole('button', { name: 'Log in' }).click()
     await page.waitForURL('**/projects')
