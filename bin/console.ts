@@ -11,15 +11,11 @@
 await import('reflect-metadata')
 const { Ignitor, prettyPrintError } = await import('@adonisjs/core')
 const { APP_ROOT, IMPORTER } = await import('./app_root.js')
-const { ensureDatabase, ensureDotEnv } = await import('./local_environment.js')
+const { prepareLocalEnvironment } = await import('./local_environment.js')
 
-const local = process.env.NODE_ENV !== 'production'
-const needsDatabase = /^(migration|db|repl)/.test(process.argv[2] ?? '')
-if (local) ensureDotEnv()
-const database =
-  local && needsDatabase
-    ? await ensureDatabase(process.env.NODE_ENV === 'test' ? 'test' : 'dev')
-    : null
+const database = await prepareLocalEnvironment({
+  database: /^(migration|db|repl)/.test(process.argv[2] ?? ''),
+})
 
 new Ignitor(APP_ROOT, { importer: IMPORTER })
   .tap((app) => {
@@ -27,14 +23,14 @@ new Ignitor(APP_ROOT, { importer: IMPORTER })
       await import('#start/env')
     })
     app.terminating(async () => {
-      await database?.stop()
+      await database.stop()
     })
     app.listen('SIGTERM', () => app.terminate())
     app.listenIf(app.managedByPm2, 'SIGINT', () => app.terminate())
   })
   .ace()
   .handle(process.argv.splice(2))
-  .then(() => database?.stop())
+  .then(() => database.stop())
   .catch((error) => {
     process.exitCode = 1
     prettyPrintError(error)

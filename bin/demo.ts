@@ -12,19 +12,15 @@
 
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { EnvParser } from '@adonisjs/core/env'
-import { mkdirSync, readFileSync } from 'node:fs'
-import { APP_ROOT, ensureDatabase, ensureDotEnv } from './local_environment.js'
+import { mkdirSync } from 'node:fs'
+import { APP_ROOT } from './app_root.js'
+import { ensureDatabase, ensureDotEnv, localSettings } from './local_environment.js'
 
 const root = fileURLToPath(APP_ROOT)
 const watch = process.argv.includes('--watch')
 
 ensureDotEnv()
-const dotEnv = await new EnvParser(
-  readFileSync(new URL('.env', APP_ROOT), 'utf8'),
-  APP_ROOT
-).parse()
-const setting = (key: string) => process.env[key] || dotEnv[key]
+const setting = await localSettings()
 const appUrl = setting('APP_URL') ?? 'http://localhost:3333'
 
 const database = await ensureDatabase('dev')

@@ -15,10 +15,8 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { EnvParser } from '@adonisjs/core/env'
 import { startEmbeddedPostgres } from '../sandbox/postgres/embedded.js'
-
 import { APP_ROOT } from './app_root.js'
 
-export { APP_ROOT }
 const rootPath = fileURLToPath(APP_ROOT)
 
 /** Reads one .env-style file into a plain object (missing file: empty). */
@@ -41,18 +39,39 @@ export function ensureDotEnv() {
 }
 
 /**
+ * Reads settings the way the app will see them before it boots: the process
+ * environment first, then the given env files (later files win).
+ */
+export async function localSettings(files: string[] = ['.env']) {
+  const fromFiles: Record<string, string> = Object.assign(
+    {},
+    ...(await Promise.all(files.map(readEnvFile)))
+  )
+  return (key: string): string | undefined => process.env[key] || fromFiles[key]
+}
+
+/**
  * Makes sure a database is reachable: keeps DATABASE_URL / DB_HOST when set
  * (in the process or the env files), else starts the embedded cluster
  * `name` and exports its URL as DATABASE_URL for this process and children.
  */
 export async function ensureDatabase(name: 'dev' | 'test') {
-  const files = name === 'test' ? ['.env', '.env.test'] : ['.env']
-  const fromFiles = Object.assign({}, ...(await Promise.all(files.map(readEnvFile))))
-  const configured = (key: string) => process.env[key] || fromFiles[key]
+  const configured = await localSettings(name === 'test' ? ['.env', '.env.test'] : ['.env'])
   if (configured('DATABASE_URL') || configured('DB_HOST')) {
     return { stop: async () => {} }
   }
   const database = await startEmbeddedPostgres(rootPath, name)
   process.env.DATABASE_URL = database.url
   return database
+}
+
+/**
+ * What the ace and CLI entry points need outside production: a .env, and
+ * (when asked) a database for the current NODE_ENV. Production gets nothing.
+ */
+export async function prepareLocalEnvironment(options: { database: boolean }) {
+  if (process.env.NODE_ENV === 'production') return { stop: async () => {} }
+  ensureDotEnv()
+  if (!options.database) return { stop: async () => {} }
+  return ensureDatabase(process.env.NODE_ENV === 'test' ? 'test' : 'dev')
 }

@@ -15,6 +15,7 @@
 import { spawnSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
+import { chromiumPath } from '../tests/support/chromium.js'
 
 const root = fileURLToPath(new URL('../', import.meta.url))
 const args = process.argv.slice(2)
@@ -22,13 +23,7 @@ const suites = ['unit', 'functional', 'browser']
 const namedSuites = args.filter((arg) => suites.includes(arg))
 const wantsBrowser = namedSuites.length === 0 || namedSuites.includes('browser')
 
-function chromiumInstalled() {
-  return [process.env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser'].some(
-    (path) => !!path && existsSync(path)
-  )
-}
-
-if (wantsBrowser && !chromiumInstalled()) {
+if (wantsBrowser && !chromiumPath()) {
   const canInstall = process.getuid?.() === 0 && existsSync('/usr/bin/apt-get')
   if (canInstall) {
     process.stderr.write('Installing Chromium (Debian package) for the browser tests...\n')
@@ -36,7 +31,7 @@ if (wantsBrowser && !chromiumInstalled()) {
     spawnSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env })
     spawnSync('apt-get', ['install', '-y', '-qq', 'chromium'], { stdio: 'inherit', env })
   }
-  if (!chromiumInstalled()) {
+  if (!chromiumPath()) {
     process.stderr.write(
       'Chromium is not installed, so the browser suite will fail. Install it (sudo apt-get install chromium) ' +
         'or set CHROMIUM_PATH; or run the other suites: npm test -- unit functional\n'

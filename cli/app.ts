@@ -13,7 +13,7 @@ import 'reflect-metadata'
 import { Ignitor } from '@adonisjs/core'
 import type { ApplicationService } from '@adonisjs/core/types'
 import { APP_ROOT, IMPORTER } from '../bin/app_root.js'
-import { ensureDatabase, ensureDotEnv } from '../bin/local_environment.js'
+import { prepareLocalEnvironment } from '../bin/local_environment.js'
 
 export type CliApp = {
   app: ApplicationService
@@ -22,11 +22,7 @@ export type CliApp = {
 
 /** Boots the application in console mode; `close()` releases the pool and any embedded database. */
 export async function bootApp(): Promise<CliApp> {
-  const local = process.env.NODE_ENV !== 'production'
-  if (local) ensureDotEnv()
-  const database = local
-    ? await ensureDatabase(process.env.NODE_ENV === 'test' ? 'test' : 'dev')
-    : null
+  const database = await prepareLocalEnvironment({ database: true })
 
   const app = new Ignitor(APP_ROOT, { importer: IMPORTER }).createApp('console')
   app.booting(async () => {
@@ -36,7 +32,7 @@ export async function bootApp(): Promise<CliApp> {
     await app.init()
     await app.boot()
   } catch (error) {
-    await database?.stop()
+    await database.stop()
     throw error
   }
 
@@ -44,7 +40,7 @@ export async function bootApp(): Promise<CliApp> {
     app,
     close: async () => {
       await app.terminate()
-      await database?.stop()
+      await database.stop()
     },
   }
 }

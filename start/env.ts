@@ -12,27 +12,19 @@
 
 import { Env, errors } from '@adonisjs/core/env'
 
-/** Whole, non-negative amount of cents (prices, packages). */
-function cents(fallback: number) {
+/** A whole number >= 0: a count, or an amount in `unit` (cents). */
+function wholeNumber(fallback: number, unit?: string) {
+  const what = unit ? `a whole number of ${unit} >= 0` : 'a whole number >= 0'
   return (key: string, value?: string) => {
     if (value === undefined || value === '') return fallback
     if (!/^\d+$/.test(value.trim())) {
-      throw new Error(`${key} must be a whole number of cents >= 0 (got "${value}")`)
+      throw new Error(`${key} must be ${what} (got "${value}")`)
     }
     return Number(value)
   }
 }
-
-/** Whole count >= 0 (limits). */
-function count(fallback: number) {
-  return (key: string, value?: string) => {
-    if (value === undefined || value === '') return fallback
-    if (!/^\d+$/.test(value.trim())) {
-      throw new Error(`${key} must be a whole number >= 0 (got "${value}")`)
-    }
-    return Number(value)
-  }
-}
+const cents = (fallback: number) => wholeNumber(fallback, 'cents')
+const count = (fallback: number) => wholeNumber(fallback)
 
 /** A fraction between 0 and 1 with at most 4 decimals, kept as basis points. */
 function shareBps(fallback: number) {

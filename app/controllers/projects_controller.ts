@@ -6,18 +6,15 @@ import PlanLimits from '#services/plan_limits'
 import ProjectService from '#services/project_service'
 import ProjectTransformer from '#transformers/project_transformer'
 import { projectValidator } from '#validators/project'
+import { wantsJson } from '#support/negotiation'
 
 /**
  * Pages under /projects and the JSON API under /api/projects share these
- * actions; `api` routes answer JSON, page routes redirect with a flash.
+ * actions; JSON clients get JSON, pages get a redirect with a flash.
  */
 @inject()
 export default class ProjectsController {
   constructor(protected projects: ProjectService) {}
-
-  protected isApi(ctx: HttpContext) {
-    return ctx.request.url().startsWith('/api/')
-  }
 
   /** Loads a project the current user may act on; others' projects are a 404. */
   protected async authorized(ctx: HttpContext, action: 'view' | 'update' | 'delete') {
@@ -30,7 +27,7 @@ export default class ProjectsController {
   async index(ctx: HttpContext) {
     const user = ctx.auth.getUserOrFail()
     const projects = ProjectTransformer.transform(await this.projects.list(user))
-    if (this.isApi(ctx)) return ctx.serialize(projects)
+    if (wantsJson(ctx)) return ctx.serialize(projects)
     return ctx.inertia.render('projects/index', {
       projects,
       limits: { projects: PlanLimits.forUser(user).projects, plan: user.plan },
@@ -40,7 +37,7 @@ export default class ProjectsController {
   async store(ctx: HttpContext) {
     const payload = await ctx.request.validateUsing(projectValidator)
     const project = await this.projects.create(ctx.auth.getUserOrFail(), payload)
-    if (this.isApi(ctx))
+    if (wantsJson(ctx))
       return ctx.response.created(await ctx.serialize(ProjectTransformer.transform(project)))
     ctx.session.flash('success', `Project "${project.name}" created.`)
     return ctx.response.redirect().toPath('/projects')
@@ -55,7 +52,7 @@ export default class ProjectsController {
     const project = await this.authorized(ctx, 'update')
     const payload = await ctx.request.validateUsing(projectValidator)
     await this.projects.rename(project, payload)
-    if (this.isApi(ctx)) return ctx.serialize(ProjectTransformer.transform(project))
+    if (wantsJson(ctx)) return ctx.serialize(ProjectTransformer.transform(project))
     ctx.session.flash('success', `Project renamed to "${project.name}".`)
     return ctx.response.redirect().toPath('/projects')
   }
@@ -63,7 +60,7 @@ export default class ProjectsController {
   async destroy(ctx: HttpContext) {
     const project = await this.authorized(ctx, 'delete')
     await this.projects.delete(project)
-    if (this.isApi(ctx)) return ctx.response.noContent()
+    if (wantsJson(ctx)) return ctx.response.noContent()
     ctx.session.flash('success', `Project "${project.name}" deleted.`)
     return ctx.response.redirect().toPath('/projects')
   }

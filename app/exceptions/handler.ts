@@ -1,5 +1,6 @@
 import app from '@adonisjs/core/services/app'
 import { errors as vineErrors } from '@vinejs/vine'
+import { wantsJson } from '#support/negotiation'
 import { type HttpContext, ExceptionHandler } from '@adonisjs/core/http'
 import type { StatusPageRange, StatusPageRenderer } from '@adonisjs/core/types/http'
 
@@ -20,12 +21,11 @@ export default class HttpExceptionHandler extends ExceptionHandler {
     if (
       error instanceof vineErrors.E_VALIDATION_ERROR &&
       ctx.session &&
-      !ctx.request.header('x-inertia')
+      !ctx.request.header('x-inertia') &&
+      !wantsJson(ctx)
     ) {
-      if (ctx.request.accepts(['html', 'json']) === 'html') {
-        ctx.session.flashValidationErrors(error, false)
-        return ctx.response.redirect('back', true)
-      }
+      ctx.session.flashValidationErrors(error, false)
+      return ctx.response.redirect('back', true)
     }
     return super.handle(error, ctx)
   }

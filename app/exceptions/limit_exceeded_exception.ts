@@ -1,5 +1,6 @@
 import { Exception } from '@adonisjs/core/exceptions'
 import type { HttpContext } from '@adonisjs/core/http'
+import { wantsJson } from '#support/negotiation'
 
 /**
  * A user tried to go past a plan limit (projects, deployments).
@@ -15,7 +16,7 @@ export default class LimitExceededException extends Exception {
   }
 
   async handle(error: this, ctx: HttpContext) {
-    if (ctx.request.accepts(['html', 'json']) !== 'json') {
+    if (!wantsJson(ctx)) {
       ctx.session.flash('error', error.message)
       return ctx.response.redirect().back()
     }

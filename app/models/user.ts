@@ -2,7 +2,7 @@ import { DateTime } from 'luxon'
 import hash from '@adonisjs/core/services/hash'
 import { compose } from '@adonisjs/core/helpers'
 import { withAuthFinder } from '@adonisjs/auth/mixins/lucid'
-import { BaseModel, column, hasMany } from '@adonisjs/lucid/orm'
+import { BaseModel, column, hasMany, scope } from '@adonisjs/lucid/orm'
 import type { HasMany } from '@adonisjs/lucid/types/relations'
 import { bigintColumn } from '#support/columns'
 import Project from '#models/project'
@@ -94,6 +94,11 @@ export default class User extends compose(BaseModel, AuthFinder) {
 
   @hasMany(() => CreatorPayout, { foreignKey: 'creatorId' })
   declare creatorPayouts: HasMany<typeof CreatorPayout>
+
+  /** Users whose Stripe customer is still to be created (Stripe was down at registration). */
+  static withoutStripeCustomer = scope((query) => {
+    query.whereNull('stripe_customer_id')
+  })
 
   get isPremium() {
     return this.plan === 'premium'

@@ -73,7 +73,7 @@ export default class CustomerService {
   /** Creates customers for every user that has none. Returns what happened per user. */
   async syncMissing(options: { dryRun?: boolean; limit?: number } = {}) {
     const users = await User.query()
-      .whereNull('stripe_customer_id')
+      .withScopes((scopes) => scopes.withoutStripeCustomer())
       .orderBy('id')
       .if(options.limit, (query) => query.limit(options.limit!))
     const results: {

@@ -36,10 +36,6 @@ export default class StripeGateway {
     return this.client.customers.create(params, { ...options, idempotencyKey })
   }
 
-  retrieveCustomer(id: string) {
-    return this.client.customers.retrieve(id)
-  }
-
   /** Stripe errors that mean "could not get an answer": safe to retry later. */
   static isUnavailable(error: unknown) {
     return (

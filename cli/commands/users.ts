@@ -38,7 +38,9 @@ Examples:
         const { default: User } = await import('#models/user')
         const users = await User.query()
           .if(options.plan, (query) => query.where('plan', options.plan!))
-          .if(!options.customer, (query) => query.whereNull('stripe_customer_id'))
+          .if(!options.customer, (query) =>
+            query.withScopes((scopes) => scopes.withoutStripeCustomer())
+          )
           .orderBy('id', 'desc')
           .limit(limit)
 
