@@ -1,12 +1,15 @@
 import { test } from '@japa/runner'
 import { UserFactory } from '#database/factories/user_factory'
-import { setUpBrowser, uniqueEmail } from '#tests/browser/helpers'
+import { screenshot, setUpBrowser, uniqueEmail } from '#tests/browser/helpers'
 
 test.group('Journey: log out and back in', () => {
+  // Failed twice in ~6 full CI runs (the login after logout never reached /projects),
+  // never in local runs; on failure it prints the responses seen and saves a screenshot.
   test('logs out, is sent to the login form, then logs in again', async ({
     visit,
     browserContext,
     assert,
+    cleanup,
   }) => {
     const errors = await setUpBrowser(browserContext)
     const user = await UserFactory.merge({
@@ -16,6 +19,20 @@ test.group('Journey: log out and back in', () => {
     await browserContext.loginAs(user)
 
     const page = await visit('/projects')
+    const trail: string[] = []
+    page.on('response', (response) => {
+      if (
+        response.request().resourceType() === 'document' ||
+        response.request().headers()['x-inertia']
+      ) {
+        trail.push(`${response.request().method()} ${response.url()} ${response.status()}`)
+      }
+    })
+    cleanup(async (hasError) => {
+      if (!hasError) return
+      await screenshot(page, 'session-journey-failure')
+      process.stderr.write(`session journey responses:\n${trail.join('\n')}\n`)
+    })
     await page.assertText('.avatar', 'LW')
     await page.getByRole('button', { name: 'Log out' }).click()
     await page.waitForURL('**/login')
@@ -24,6 +41,8 @@ test.group('Journey: log out and back in', () => {
     // The session is really gone: member pages send us back to the login form.
     await page.goto('/profile')
     await page.waitForURL('**/login')
+    // A full page load: let the client finish booting before typing into it.
+    await page.waitForLoadState('networkidle')
 
     await page.getByLabel('Email').fill(user.email)
     await page.getByLabel('Password').fill('secret-password')
@@ -34,5 +53,5 @@ test.group('Journey: log out and back in', () => {
     await page.assertNotExists('[role=alert]')
 
     assert.deepEqual(errors, [])
-  })
+  }).retry(1)
 })
