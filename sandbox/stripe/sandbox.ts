@@ -5,7 +5,13 @@
  */
 import type Stripe from 'stripe'
 import { SandboxClock } from './clock.js'
-import type { ResourceContext, ResourceModule, SandboxServices } from './context.js'
+import {
+  DEFAULT_SETTINGS,
+  type ResourceContext,
+  type ResourceModule,
+  type SandboxServices,
+  type SandboxSettings,
+} from './context.js'
 import { EventBus } from './events.js'
 import { ExpansionRegistry } from './expand.js'
 import { type FaultOptions, FaultInjector } from './faults.js'
@@ -15,7 +21,8 @@ import { resources as defaultResources } from './resources/index.js'
 import { type NewWebhookEndpoint, createWebhookEndpoint } from './resources/webhook_endpoints.js'
 import { Router, defineRoute } from './router.js'
 import { ApiServer } from './server.js'
-import { createSimHandler } from './sim.js'
+import { PageRouter } from './pages.js'
+import { type SimRouteDefinition, createSimHandler } from './sim.js'
 import { Store } from './store.js'
 import {
   type DeliveryState,
@@ -48,6 +55,8 @@ export interface StripeSandboxOptions {
   persistDebounceMs?: number
   /** How long a `timeout` fault keeps a connection open (default 60 s). */
   hangMs?: number
+  /** Account settings (renewal retries, what happens after the last failure…). */
+  settings?: { billing?: Partial<SandboxSettings['billing']> }
   /** Resource modules to serve (default: all of resources/index.ts). */
   resources?: ResourceModule[]
 }
@@ -74,6 +83,14 @@ export class StripeSandbox {
   readonly idempotency: IdempotencyStore
   readonly faults: FaultInjector
   readonly router: Router
+  readonly pages: PageRouter
+  readonly settings: SandboxSettings
+  /**
+   * What resource modules see: tests and tools can call a module's exported
+   * functions with it (e.g. complete a Checkout Session without a browser).
+   */
+  readonly context: ResourceContext
+  readonly #simRoutes: SimRouteDefinition[] = []
   readonly #server: ApiServer
   readonly #persistence: Persistence | undefined
   #port = 0
@@ -95,6 +112,10 @@ export class StripeSandbox {
     this.idempotency = new IdempotencyStore(this.clock)
     this.faults = new FaultInjector()
     this.router = new Router()
+    this.pages = new PageRouter()
+    this.settings = {
+      billing: { ...DEFAULT_SETTINGS.billing, ...options.settings?.billing },
+    }
 
     const services: SandboxServices = {
       store: this.store,
@@ -103,21 +124,31 @@ export class StripeSandbox {
       webhooks: this.webhooks,
       expansions: this.expansions,
       apiVersion: this.apiVersion,
+      settings: this.settings,
+      publicUrl: () => this.url,
     }
     const context: ResourceContext = {
       ...services,
       route: (definition) => this.router.add(defineRoute(definition, this.expansions)),
       expandable: (type, field, expander) => this.expansions.register(type, field, expander),
+      page: (definition) => this.pages.add(definition),
+      sim: (definition) => {
+        if (!definition.path.startsWith('/_sim/'))
+          throw new Error(`Sim routes must start with /_sim/: ${definition.path}`)
+        this.#simRoutes.push(definition)
+      },
     }
+    this.context = context
     for (const resource of options.resources ?? defaultResources) resource.register(context)
 
     this.#server = new ApiServer({
       router: this.router,
+      pages: this.pages,
       idempotency: this.idempotency,
       faults: this.faults,
       apiVersion: this.apiVersion,
       apiKeys: options.apiKeys,
-      sim: createSimHandler(this),
+      sim: createSimHandler(this, () => this.#simRoutes),
       hangMs: options.hangMs ?? 60_000,
     })
 
@@ -197,7 +228,7 @@ export class StripeSandbox {
   // ----- webhooks -----
 
   addWebhookEndpoint(input: NewWebhookEndpoint): AddedWebhookEndpoint {
-    const endpoint = createWebhookEndpoint(this, input)
+    const endpoint = createWebhookEndpoint(this.context, input)
     const { secret, ...rest } = endpoint
     return { id: endpoint.id, secret: secret ?? '', endpoint: rest }
   }

@@ -15,6 +15,8 @@ import { type Fault, type FaultInjector, faultError } from './faults.js'
 import { type FormObject, canonicalForm, parseForm, parsePairs } from './form.js'
 import { IdempotencyStore } from './idempotency.js'
 import { newId } from './ids.js'
+import { html, page } from './hosted/html.js'
+import type { PageRouter } from './pages.js'
 import type { HttpMethod, RequestInfo, RouteMatch, Router } from './router.js'
 
 export const MAX_BODY_BYTES = 1024 * 1024
@@ -31,6 +33,7 @@ export type SimHandler = (
 
 export interface ApiServerOptions {
   router: Router
+  pages: PageRouter
   idempotency: IdempotencyStore
   faults: FaultInjector
   apiVersion: string
@@ -138,7 +141,59 @@ export class ApiServer {
       await this.options.sim(req, res, url, body)
       return
     }
+    if (!url.pathname.startsWith('/v1/') && (await this.#handlePage(req, res, url, body))) return
     await this.#handleApi(req, res, url, body)
+  }
+
+  /** Hosted pages (HTML). Returns false when no page answers the path, so the API 404s. */
+  async #handlePage(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    url: URL,
+    body: string
+  ): Promise<boolean> {
+    const method = (req.method ?? 'GET').toUpperCase()
+    const match =
+      method === 'GET' || method === 'POST'
+        ? this.options.pages.match(method, url.pathname)
+        : undefined
+    if (!match) return false
+    let result
+    try {
+      result = await match.page.handler({
+        method: method as 'GET' | 'POST',
+        path: match.path,
+        query: url.searchParams,
+        form: method === 'POST' ? new URLSearchParams(body) : new URLSearchParams(),
+      })
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error)
+      result = {
+        status: error instanceof ApiError ? error.status : 500,
+        html: page(
+          'Something went wrong',
+          html`<div class="wrap">
+            <div class="panel">
+              <h1>Something went wrong</h1>
+              <p class="error">${message}</p>
+            </div>
+          </div>`
+        ),
+      }
+    }
+    if ('redirect' in result) {
+      res.writeHead(303, { 'Location': result.redirect, 'Cache-Control': 'no-store' })
+      res.end()
+      return true
+    }
+    const payload = Buffer.from(result.html, 'utf8')
+    res.writeHead(result.status ?? 200, {
+      'Content-Type': 'text/html; charset=utf-8',
+      'Content-Length': String(payload.length),
+      'Cache-Control': 'no-store',
+    })
+    res.end(payload)
+    return true
   }
 
   async #handleApi(req: http.IncomingMessage, res: http.ServerResponse, url: URL, body: string) {

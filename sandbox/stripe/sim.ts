@@ -6,12 +6,25 @@
  */
 import type http from 'node:http'
 import type { FaultMode, FaultOptions } from './faults.js'
+import { compilePath } from './pages.js'
+import { ApiError } from './errors.js'
 import type { StripeSandbox } from './sandbox.js'
 import type { DeliveryState, FlushOrder } from './webhooks.js'
 
-type Body = Record<string, unknown>
+export type Body = Record<string, unknown>
 
-class SimError extends Error {
+/** A `/_sim` route declared by a resource module through `ctx.sim(...)`. */
+export interface SimRouteDefinition {
+  method: 'GET' | 'POST' | 'DELETE'
+  /** Path pattern with `:name` segments; must start with `/_sim/`. */
+  path: string
+  /** One line for `GET /_sim`, e.g. `POST /_sim/charges/:id/dispute {reason?}`. */
+  describe: string
+  run: (body: Body, params: Record<string, string>) => unknown
+}
+
+/** An error a sim route answers with (status + message). */
+export class SimError extends Error {
   constructor(
     readonly status: number,
     message: string
@@ -37,7 +50,7 @@ function parseBody(req: http.IncomingMessage, url: URL, text: string): Body {
   return { ...body, ...Object.fromEntries(new URLSearchParams(text)) }
 }
 
-function str(body: Body, key: string): string | undefined {
+export function str(body: Body, key: string): string | undefined {
   const value = body[key]
   if (value === undefined || value === null || value === '') return undefined
   if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') {
@@ -46,7 +59,7 @@ function str(body: Body, key: string): string | undefined {
   return String(value)
 }
 
-function num(body: Body, key: string): number | undefined {
+export function num(body: Body, key: string): number | undefined {
   const value = str(body, key)
   if (value === undefined) return undefined
   const parsed = Number(value)
@@ -54,12 +67,12 @@ function num(body: Body, key: string): number | undefined {
   return parsed
 }
 
-function bool(body: Body, key: string): boolean | undefined {
+export function bool(body: Body, key: string): boolean | undefined {
   const value = str(body, key)
   return value === undefined ? undefined : value === 'true' || value === '1'
 }
 
-function list(body: Body, key: string): string[] | undefined {
+export function list(body: Body, key: string): string[] | undefined {
   const value = body[key]
   if (Array.isArray(value)) return value.map(String)
   const text = str(body, key)
@@ -85,13 +98,18 @@ type SimRoute = {
   run: (body: Body, match: RegExpExecArray) => unknown
 }
 
-export function createSimHandler(sandbox: StripeSandbox) {
+export function createSimHandler(
+  sandbox: StripeSandbox,
+  extra: () => readonly SimRouteDefinition[] = () => []
+) {
   const routes: SimRoute[] = [
     {
       method: 'GET',
       pattern: /^\/_sim\/?$/,
       describe: 'GET /_sim — this list',
-      run: () => ({ routes: routes.map((route) => route.describe) }),
+      run: () => ({
+        routes: [...routes.map((route) => route.describe), ...extra().map((r) => r.describe)],
+      }),
     },
     {
       method: 'GET',
@@ -303,9 +321,16 @@ export function createSimHandler(sandbox: StripeSandbox) {
         send(200, await route.run(parseBody(req, url, text), match))
         return
       }
+      for (const route of extra()) {
+        if (route.method !== method) continue
+        const params = compilePath(route.path)(url.pathname)
+        if (!params) continue
+        send(200, await route.run(parseBody(req, url, text), params))
+        return
+      }
       throw new SimError(404, `Unrecognized request URL (${method}: ${url.pathname}).`)
     } catch (error) {
-      const status = error instanceof SimError ? error.status : 400
+      const status = error instanceof SimError || error instanceof ApiError ? error.status : 400
       send(status, {
         error: {
           type: 'invalid_request_error',

@@ -23,6 +23,12 @@ export interface StoredRecord<T> {
   value: T
   /** Deleted objects stay as tombstones so a retrieve can answer `{deleted: true}`. */
   deleted: boolean
+  /**
+   * Connect: the connected account (`acct_…`) whose store holds the object, set when
+   * it was created with a `Stripe-Account` header or on that account's side (e.g. the
+   * `py_…` payment a transfer creates). Undefined for platform objects.
+   */
+  account?: string
 }
 
 export interface StoreSnapshot {
@@ -59,11 +65,14 @@ export class Store {
   insert<K extends CollectionName>(
     name: K,
     id: string,
-    value: CollectionTypes[K]
+    value: CollectionTypes[K],
+    options: { account?: string } = {}
   ): CollectionTypes[K] {
     const collection = this.#collection(name)
     if (collection.has(id)) throw new Error(`Duplicate id ${id} in ${name}`)
-    collection.set(id, { seq: ++this.#seq, value, deleted: false })
+    const record: AnyRecord = { seq: ++this.#seq, value, deleted: false }
+    if (options.account) record.account = options.account
+    collection.set(id, record)
     this.#changed()
     return value
   }
@@ -72,6 +81,25 @@ export class Store {
   get<K extends CollectionName>(name: K, id: string): CollectionTypes[K] | undefined {
     const record = this.#collection(name).get(id)
     return record && !record.deleted ? (record.value as CollectionTypes[K]) : undefined
+  }
+
+  /**
+   * Connect scoping: the live object only if it lives in `account`'s store
+   * (undefined = the platform), as a request with that `Stripe-Account` sees it.
+   */
+  getFor<K extends CollectionName>(
+    name: K,
+    id: string,
+    account: string | undefined
+  ): CollectionTypes[K] | undefined {
+    const record = this.#collection(name).get(id)
+    if (!record || record.deleted || record.account !== account) return undefined
+    return record.value as CollectionTypes[K]
+  }
+
+  /** The connected account an object belongs to (undefined for platform objects). */
+  accountOf(name: CollectionName, id: string): string | undefined {
+    return this.#collection(name).get(id)?.account
   }
 
   /** Record including tombstones. */
@@ -159,7 +187,11 @@ export class Store {
     this.#seq = snapshot.seq
     for (const [name, records] of Object.entries(snapshot.collections)) {
       const collection = this.#collection(name)
-      for (const { id, seq, value, deleted } of records) collection.set(id, { seq, value, deleted })
+      for (const { id, seq, value, deleted, account } of records) {
+        const record: AnyRecord = { seq, value, deleted }
+        if (account) record.account = account
+        collection.set(id, record)
+      }
     }
   }
 }
