@@ -16,6 +16,7 @@ const NewAccountController = () => import('#controllers/new_account_controller')
 const SessionController = () => import('#controllers/session_controller')
 const ProfileController = () => import('#controllers/profile_controller')
 const ProjectsController = () => import('#controllers/projects_controller')
+const BillingController = () => import('#controllers/billing_controller')
 
 router.get('/health', async () => ({ status: 'ok' })).as('health')
 router.on('/').redirectToPath('/projects').as('home')
@@ -47,6 +48,10 @@ router
       .delete('projects/:id', [ProjectsController, 'destroy'])
       .as('projects.destroy')
       .where('id', router.matchers.number())
+
+    router.get('billing', [BillingController, 'show']).as('billing.show')
+    router.post('billing/checkout', [BillingController, 'start']).as('billing.checkout')
+    router.get('billing/checkout/success', [BillingController, 'success']).as('billing.success')
   })
   .use(middleware.auth())
 
@@ -69,6 +74,8 @@ router
       .delete('projects/:id', [ProjectsController, 'destroy'])
       .as('projects.destroy')
       .where('id', router.matchers.number())
+
+    router.post('billing/checkout', [BillingController, 'start']).as('billing.checkout')
   })
   .prefix('/api')
   .as('api')

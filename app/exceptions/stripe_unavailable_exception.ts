@@ -1,4 +1,6 @@
 import { Exception } from '@adonisjs/core/exceptions'
+import type { HttpContext } from '@adonisjs/core/http'
+import { wantsJson } from '#support/negotiation'
 
 /**
  * Stripe could not be reached or answered with a server error. Nothing was
@@ -14,5 +16,14 @@ export default class StripeUnavailableException extends Exception {
       `Payments are temporarily unavailable (${reason}). Nothing was charged; please try again in a minute.`,
       { cause: error }
     )
+  }
+
+  /** Pages get the message as a flash on the page they came from; JSON clients a 503. */
+  async handle(error: this, ctx: HttpContext) {
+    if (!wantsJson(ctx) && ctx.session) {
+      ctx.session.flash('error', error.message)
+      return ctx.response.redirect().back()
+    }
+    return ctx.response.status(error.status).send({ error: error.message, code: error.code })
   }
 }

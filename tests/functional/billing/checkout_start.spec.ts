@@ -1,0 +1,168 @@
+import { test } from '@japa/runner'
+import testUtils from '@adonisjs/core/services/test_utils'
+import { UserFactory } from '#database/factories/user_factory'
+import billingConfig from '#config/billing'
+import { appUrl } from '#config/app'
+import { flashed, flashedFieldErrors } from '#tests/support/http'
+import { stripeClient, stripeSandbox } from '#tests/support/stripe'
+
+/**
+ * Starting a Checkout: the session Stripe (the sandbox) holds must carry our
+ * price, our metadata and APP_URL return URLs, whatever the request says.
+ */
+test.group('Billing: starting a checkout', (group) => {
+  group.each.setup(() => testUtils.db().withGlobalTransaction())
+
+  test('Premium opens a subscription Checkout priced from config, with our metadata', async ({
+    client,
+    assert,
+  }) => {
+    const user = await UserFactory.create()
+    const response = await client
+      .post('/billing/checkout')
+      .form({ kind: 'premium' })
+      .header('X-Forwarded-Host', 'evil.example')
+      .header('Host', 'evil.example')
+      .loginAs(user)
+      .withCsrfToken()
+      .withInertia()
+      .redirects(0)
+    response.assertStatus(409)
+    const location = response.header('x-inertia-location')
+    assert.match(location, new RegExp(`^${stripeSandbox().url}/c/pay/cs_test_`))
+
+    const sessionId = location.split('/').pop()!
+    const session = await stripeClient().checkout.sessions.retrieve(sessionId, {
+      expand: ['line_items'],
+    })
+    await user.refresh()
+    assert.equal(session.mode, 'subscription')
+    assert.equal(session.customer, user.stripeCustomerId)
+    assert.equal(session.client_reference_id, String(user.id))
+    assert.deepEqual(session.metadata, { kind: 'premium', user_id: String(user.id) })
+    assert.equal(session.amount_total, billingConfig.premium.priceCents)
+    assert.equal(session.line_items?.data[0].price?.recurring?.interval, 'month')
+    assert.equal(
+      session.success_url,
+      `${new URL(appUrl).origin}/billing/checkout/success?session_id={CHECKOUT_SESSION_ID}`
+    )
+    assert.equal(session.cancel_url, `${new URL(appUrl).origin}/billing?checkout=canceled`)
+  })
+
+  test('a credit pack and a deploy slot open payment Checkouts; the API answers with the URL', async ({
+    client,
+    assert,
+  }) => {
+    const user = await UserFactory.create()
+    const pack = billingConfig.creditPackages[1]
+    const credits = await client
+      .post('/api/billing/checkout')
+      .json({ kind: 'credits', packageKey: pack.key, amountCents: 1 })
+      .loginAs(user)
+    credits.assertStatus(201)
+    const slot = await client
+      .post('/api/billing/checkout')
+      .json({ kind: 'deploy_slot' })
+      .loginAs(user)
+    slot.assertStatus(201)
+
+    const stripe = stripeClient()
+    const creditSession = await stripe.checkout.sessions.retrieve(credits.body().data.id)
+    assert.equal(creditSession.url, credits.body().data.url)
+    assert.equal(creditSession.mode, 'payment')
+    assert.equal(creditSession.amount_total, pack.amountCents)
+    assert.deepEqual(creditSession.metadata, {
+      kind: 'credits',
+      user_id: String(user.id),
+      package_key: pack.key,
+    })
+    const slotSession = await stripe.checkout.sessions.retrieve(slot.body().data.id)
+    assert.equal(slotSession.amount_total, billingConfig.deploySlot.priceCents)
+    assert.deepEqual(slotSession.metadata, { kind: 'deploy_slot', user_id: String(user.id) })
+  })
+
+  test('refuses an unknown kind or credit package with a clear error', async ({ client, assert }) => {
+    const user = await UserFactory.create()
+    const api = await client
+      .post('/api/billing/checkout')
+      .json({ kind: 'credits', packageKey: 'huge' })
+      .loginAs(user)
+    api.assertStatus(422)
+    assert.equal(api.body().errors[0].field, 'packageKey')
+
+    const noKind = await client.post('/api/billing/checkout').json({ kind: 'gold' }).loginAs(user)
+    noKind.assertStatus(422)
+
+    const page = await client
+      .post('/billing/checkout')
+      .form({ kind: 'credits' })
+      .loginAs(user)
+      .withCsrfToken()
+      .redirects(0)
+    page.assertStatus(302)
+    assert.property(flashedFieldErrors(page), 'packageKey')
+  })
+
+  test('the return page shows a paid checkout, and refuses one of another user', async ({
+    client,
+    assert,
+  }) => {
+    const [buyer, other] = await UserFactory.createMany(2)
+    const started = await client
+      .post('/api/billing/checkout')
+      .json({ kind: 'deploy_slot' })
+      .loginAs(buyer)
+    const { completeCheckoutSession } = await import(
+      '../../../sandbox/stripe/resources/checkout_sessions.js'
+    )
+    const { error } = completeCheckoutSession(stripeSandbox().context, started.body().data.id, {
+      card: { number: '4242424242424242', exp_month: 12, exp_year: 2034, cvc: '123' },
+    })
+    assert.isNull(error)
+
+    const page = await client
+      .get(`/billing/checkout/success?session_id=${started.body().data.id}`)
+      .loginAs(buyer)
+      .withInertia()
+    page.assertStatus(200)
+    page.assertInertiaComponent('billing/success')
+    assert.deepInclude(page.inertiaProps, {
+      checkout: {
+        id: started.body().data.id,
+        kind: 'deploy_slot',
+        status: 'complete',
+        paymentStatus: 'paid',
+        amountTotalCents: billingConfig.deploySlot.priceCents,
+        currency: billingConfig.currency,
+      },
+    })
+
+    const stranger = await client
+      .get(`/billing/checkout/success?session_id=${started.body().data.id}`)
+      .loginAs(other)
+      .redirects(0)
+    stranger.assertHeader('location', '/billing')
+    assert.equal(
+      flashed(stranger, 'error'),
+      'We could not find that checkout. Nothing was charged by this page.'
+    )
+  })
+
+  test('Stripe being down gives a clear message and creates nothing', async ({ client, assert }) => {
+    const user = await UserFactory.create()
+    const before = (await stripeClient().checkout.sessions.list({ limit: 100 })).data.length
+    stripeSandbox().failNext({ path: '/v1/checkout/sessions', method: 'POST', status: 500, count: 10 })
+    try {
+      const response = await client
+        .post('/api/billing/checkout')
+        .json({ kind: 'premium' })
+        .loginAs(user)
+      response.assertStatus(503)
+      assert.match(response.body().error, /Payments are temporarily unavailable/)
+    } finally {
+      stripeSandbox().clearFaults()
+    }
+    const after = (await stripeClient().checkout.sessions.list({ limit: 100 })).data.length
+    assert.equal(after, before)
+  })
+})
