@@ -22,7 +22,7 @@ test.group('Billing: starting a checkout', (group) => {
       .post('/billing/checkout')
       .form({ kind: 'premium' })
       .header('X-Forwarded-Host', 'evil.example')
-      .header('Host', 'evil.example')
+      .header('X-Forwarded-Proto', 'https')
       .loginAs(user)
       .withCsrfToken()
       .withInertia()
@@ -59,11 +59,13 @@ test.group('Billing: starting a checkout', (group) => {
       .post('/api/billing/checkout')
       .json({ kind: 'credits', packageKey: pack.key, amountCents: 1 })
       .loginAs(user)
+      .withCsrfToken()
     credits.assertStatus(201)
     const slot = await client
       .post('/api/billing/checkout')
       .json({ kind: 'deploy_slot' })
       .loginAs(user)
+      .withCsrfToken()
     slot.assertStatus(201)
 
     const stripe = stripeClient()
@@ -81,16 +83,24 @@ test.group('Billing: starting a checkout', (group) => {
     assert.deepEqual(slotSession.metadata, { kind: 'deploy_slot', user_id: String(user.id) })
   })
 
-  test('refuses an unknown kind or credit package with a clear error', async ({ client, assert }) => {
+  test('refuses an unknown kind or credit package with a clear error', async ({
+    client,
+    assert,
+  }) => {
     const user = await UserFactory.create()
     const api = await client
       .post('/api/billing/checkout')
       .json({ kind: 'credits', packageKey: 'huge' })
       .loginAs(user)
+      .withCsrfToken()
     api.assertStatus(422)
     assert.equal(api.body().errors[0].field, 'packageKey')
 
-    const noKind = await client.post('/api/billing/checkout').json({ kind: 'gold' }).loginAs(user)
+    const noKind = await client
+      .post('/api/billing/checkout')
+      .json({ kind: 'gold' })
+      .loginAs(user)
+      .withCsrfToken()
     noKind.assertStatus(422)
 
     const page = await client
@@ -112,9 +122,9 @@ test.group('Billing: starting a checkout', (group) => {
       .post('/api/billing/checkout')
       .json({ kind: 'deploy_slot' })
       .loginAs(buyer)
-    const { completeCheckoutSession } = await import(
-      '../../../sandbox/stripe/resources/checkout_sessions.js'
-    )
+      .withCsrfToken()
+    const { completeCheckoutSession } =
+      await import('../../../sandbox/stripe/resources/checkout_sessions.js')
     const { error } = completeCheckoutSession(stripeSandbox().context, started.body().data.id, {
       card: { number: '4242424242424242', exp_month: 12, exp_year: 2034, cvc: '123' },
     })
@@ -148,21 +158,31 @@ test.group('Billing: starting a checkout', (group) => {
     )
   })
 
-  test('Stripe being down gives a clear message and creates nothing', async ({ client, assert }) => {
+  test('Stripe being down gives a clear message and creates nothing', async ({
+    client,
+    assert,
+  }) => {
     const user = await UserFactory.create()
-    const before = (await stripeClient().checkout.sessions.list({ limit: 100 })).data.length
-    stripeSandbox().failNext({ path: '/v1/checkout/sessions', method: 'POST', status: 500, count: 10 })
+    const listed = await stripeClient().checkout.sessions.list({ limit: 100 })
+    const before = listed.data.length
+    stripeSandbox().failNext({
+      path: '/v1/checkout/sessions',
+      method: 'POST',
+      status: 500,
+      count: 10,
+    })
     try {
       const response = await client
         .post('/api/billing/checkout')
         .json({ kind: 'premium' })
         .loginAs(user)
+        .withCsrfToken()
       response.assertStatus(503)
       assert.match(response.body().error, /Payments are temporarily unavailable/)
     } finally {
       stripeSandbox().clearFaults()
     }
-    const after = (await stripeClient().checkout.sessions.list({ limit: 100 })).data.length
-    assert.equal(after, before)
+    const relisted = await stripeClient().checkout.sessions.list({ limit: 100 })
+    assert.equal(relisted.data.length, before)
   })
 })
