@@ -25,6 +25,8 @@ export default class BillingController {
         premium: {
           amountCents: billingConfig.premium.priceCents,
           interval: billingConfig.premium.interval,
+          limits: billingConfig.limits.premium,
+          freeLimits: billingConfig.limits.free,
         },
         creditPackages: billingConfig.creditPackages.map((pack) => ({
           key: pack.key,

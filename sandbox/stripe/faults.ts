@@ -1,7 +1,7 @@
 /**
- * Fault injection for API calls: make the next N matching requests fail with a
- * status, a connection reset or a hang, or slow them down (to provoke the 409 of
- * a concurrent idempotent request).
+ * Fault injection for API calls: make the next N matching requests (or a seeded
+ * random fraction of them, until cleared) fail with a status, a connection reset
+ * or a hang, or slow them down (to provoke the 409 of a concurrent idempotent request).
  */
 import { ApiError } from './errors.js'
 
@@ -29,6 +29,40 @@ export interface FaultOptions {
   shouldRetry?: boolean
   /** Error message for a `status` fault. */
   message?: string
+}
+
+/** A fault that hits a fraction of the matching calls until cleared (`failRate`). */
+export interface RateFaultOptions extends Omit<FaultOptions, 'count'> {
+  /** Probability (0..1) that a matching call fails. */
+  rate: number
+  /**
+   * PRNG seed: the same seed and the same sequence of matching calls give the same
+   * failures (reproducible benchmarks). Random when omitted; `failRate` returns it.
+   */
+  seed?: number
+}
+
+export interface RateFaultRule {
+  rate: number
+  seed: number
+  path?: RegExp | string
+  method?: string
+  fault: Fault
+  /** Matching calls seen and faults injected by this rule. */
+  seen: number
+  injected: number
+}
+
+/** mulberry32: a small, fast, seedable PRNG (uniform in [0, 1)). */
+export function seededRandom(seed: number): () => number {
+  let state = seed >>> 0
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0
+    let t = state
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
 }
 
 export interface Fault {
@@ -63,24 +97,74 @@ function take<T>(rules: Array<Rule<T>>, method: string, path: string): T | undef
   return rule.value
 }
 
+function toFault(options: Omit<FaultOptions, 'count'>): Fault {
+  const mode = options.mode ?? 'status'
+  return {
+    mode,
+    status: options.status ?? 500,
+    phase: options.phase ?? (mode === 'status' ? 'before' : 'after'),
+    shouldRetry: options.shouldRetry,
+    message: options.message,
+  }
+}
+
 export class FaultInjector {
   #faults: Array<Rule<Fault>> = []
   #delays: Array<Rule<number>> = []
+  #rates: Array<RateFaultRule & { random: () => number }> = []
+  #injected = 0
 
   failNext(options: FaultOptions = {}) {
-    const mode = options.mode ?? 'status'
     this.#faults.push({
       remaining: options.count ?? 1,
       path: options.path,
       method: options.method,
-      value: {
-        mode,
-        status: options.status ?? 500,
-        phase: options.phase ?? (mode === 'status' ? 'before' : 'after'),
-        shouldRetry: options.shouldRetry,
-        message: options.message,
-      },
+      value: toFault(options),
     })
+  }
+
+  /**
+   * From now until `clear()`, each matching call fails with probability `rate`
+   * (drawn from a PRNG seeded with `seed`). `failNext` faults are served first.
+   * Returns the rule (with the seed used).
+   */
+  failRate(options: RateFaultOptions): RateFaultRule {
+    if (!(options.rate >= 0 && options.rate <= 1)) throw new Error('rate must be between 0 and 1')
+    const seed = options.seed ?? Math.floor(Math.random() * 2 ** 32)
+    const rule = {
+      rate: options.rate,
+      seed,
+      path: options.path,
+      method: options.method,
+      fault: toFault(options),
+      seen: 0,
+      injected: 0,
+      random: seededRandom(seed),
+    }
+    this.#rates.push(rule)
+    return this.#publicRule(rule)
+  }
+
+  #publicRule(rule: RateFaultRule): RateFaultRule {
+    return {
+      rate: rule.rate,
+      seed: rule.seed,
+      path: rule.path,
+      method: rule.method,
+      fault: { ...rule.fault },
+      seen: rule.seen,
+      injected: rule.injected,
+    }
+  }
+
+  /** Active `failRate` rules with their counters. */
+  get rateRules(): RateFaultRule[] {
+    return this.#rates.map((rule) => this.#publicRule(rule))
+  }
+
+  /** Faults injected since the last `clear()` (next-N and rate faults). */
+  get injected(): number {
+    return this.#injected
   }
 
   delayNext(options: { ms: number; count?: number; path?: RegExp | string; method?: string }) {
@@ -94,7 +178,24 @@ export class FaultInjector {
 
   /** Consumes and returns the fault for this request, if one is armed. */
   takeFault(method: string, path: string): Fault | undefined {
-    return take(this.#faults, method, path)
+    const next = take(this.#faults, method, path)
+    if (next) {
+      this.#injected += 1
+      return next
+    }
+    const rule = this.#rates.find((candidate) =>
+      matches(
+        { remaining: 1, path: candidate.path, method: candidate.method, value: null },
+        method,
+        path
+      )
+    )
+    if (!rule) return undefined
+    rule.seen += 1
+    if (rule.random() >= rule.rate) return undefined
+    rule.injected += 1
+    this.#injected += 1
+    return { ...rule.fault }
   }
 
   takeDelay(method: string, path: string): number {
@@ -108,6 +209,8 @@ export class FaultInjector {
   clear() {
     this.#faults = []
     this.#delays = []
+    this.#rates = []
+    this.#injected = 0
   }
 }
 

@@ -14,9 +14,16 @@ import {
 } from './context.js'
 import { EventBus } from './events.js'
 import { ExpansionRegistry } from './expand.js'
-import { type FaultOptions, FaultInjector } from './faults.js'
+import {
+  type FaultOptions,
+  type RateFaultOptions,
+  type RateFaultRule,
+  FaultInjector,
+} from './faults.js'
+import { type ShapeReport, explainStore } from './fidelity.js'
 import { IdempotencyStore } from './idempotency.js'
 import { type PersistedState, Persistence } from './persistence.js'
+import { accountAccessDenied } from './resources/accounts.js'
 import { resources as defaultResources } from './resources/index.js'
 import { type NewWebhookEndpoint, createWebhookEndpoint } from './resources/webhook_endpoints.js'
 import { Router, defineRoute } from './router.js'
@@ -25,7 +32,9 @@ import { PageRouter } from './pages.js'
 import { type SimRouteDefinition, createSimHandler } from './sim.js'
 import { Store } from './store.js'
 import {
+  type DelayWebhooksOptions,
   type DeliveryState,
+  type DuplicateNextOptions,
   type FlushOrder,
   type WebhookDelivery,
   WebhookDispatcher,
@@ -150,6 +159,9 @@ export class StripeSandbox {
       apiKeys: options.apiKeys,
       sim: createSimHandler(this, () => this.#simRoutes),
       hangMs: options.hangMs ?? 60_000,
+      authorizeAccount: (account, apiKey) => {
+        if (!this.store.get('account', account)) throw accountAccessDenied(apiKey, account)
+      },
     })
 
     if (options.dataFile) {
@@ -242,6 +254,41 @@ export class StripeSandbox {
     return this.store.list('webhook_endpoint')
   }
 
+  /**
+   * Disables (or re-enables) an endpoint, as from the Dashboard: a disabled
+   * endpoint gets no new events and Stripe stops retrying its pending deliveries.
+   */
+  disableWebhookEndpoint(id: string, disabled = true): Stripe.WebhookEndpoint {
+    const endpoint = this.store.get('webhook_endpoint', id)
+    if (!endpoint) throw new Error(`No such webhook endpoint: '${id}'`)
+    const next: Stripe.WebhookEndpoint = { ...endpoint, status: disabled ? 'disabled' : 'enabled' }
+    this.store.replace('webhook_endpoint', id, next)
+    return next
+  }
+
+  enableWebhookEndpoint(id: string): Stripe.WebhookEndpoint {
+    return this.disableWebhookEndpoint(id, false)
+  }
+
+  /**
+   * The next `count` (default 1) matching deliveries are sent `ms` later, plus a
+   * random 0..`jitterMs` (seeded) so later events can overtake earlier ones.
+   * Held deliveries are not delayed (flush decides when they go). Returns the seed.
+   */
+  delayWebhooks(options: DelayWebhooksOptions): { seed: number } {
+    return this.webhooks.delay(options)
+  }
+
+  /** The next `count` (default 1) matching events are delivered twice: same id and bytes, each copy with retries. */
+  duplicateNext(options: DuplicateNextOptions = {}) {
+    this.webhooks.duplicateNext(options)
+  }
+
+  /** Forgets armed delayWebhooks / duplicateNext rules. */
+  clearWebhookRules() {
+    this.webhooks.clearRules()
+  }
+
   /** Parks new deliveries until flush() / releaseWebhooks(). */
   holdWebhooks(on = true) {
     this.webhooks.hold(on)
@@ -311,6 +358,14 @@ export class StripeSandbox {
     this.faults.failNext(options)
   }
 
+  /**
+   * Until `clearFaults()`, each matching API call fails with probability `rate`
+   * (seeded PRNG: same seed + same calls = same failures). Returns the rule with its seed.
+   */
+  failRate(options: RateFaultOptions): RateFaultRule {
+    return this.faults.failRate(options)
+  }
+
   /** The next `count` matching API calls are held for `ms` before executing (idempotency keys stay in flight). */
   delayNext(options: { ms: number; count?: number; path?: RegExp | string; method?: string }) {
     this.faults.delayNext(options)
@@ -321,6 +376,15 @@ export class StripeSandbox {
   }
 
   // ----- inspection -----
+
+  /**
+   * Shape check of every stored object and event payload against Stripe's
+   * fixtures and the SDK's types (same as `GET /_sim/fidelity`); `problems` is
+   * empty when everything matches.
+   */
+  fidelityReport(): ShapeReport {
+    return explainStore(this)
+  }
 
   /** Stored events, newest first, optionally of one type. */
   eventLog(type?: string): Stripe.Event[] {

@@ -42,6 +42,8 @@ export interface ApiServerOptions {
   sim: SimHandler
   /** How long a `timeout` fault keeps the connection open before dropping it. */
   hangMs: number
+  /** Connect: throws (403 account_invalid) when `Stripe-Account` names no account this key can act for. */
+  authorizeAccount?: (account: string, apiKey: string) => void
 }
 
 interface Outcome {
@@ -248,6 +250,7 @@ export class ApiServer {
     const { method, path } = input
     try {
       const apiKey = this.#authenticate(req)
+      if (input.stripeAccount) this.options.authorizeAccount?.(input.stripeAccount, apiKey)
       const match = this.options.router.match(method, path)
       if (!match) throw unrecognizedUrl(method, path)
       const raw = this.#params(req, method, input.url, input.body)

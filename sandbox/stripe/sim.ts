@@ -8,6 +8,7 @@ import type http from 'node:http'
 import type { FaultMode, FaultOptions } from './faults.js'
 import { compilePath } from './pages.js'
 import { ApiError } from './errors.js'
+import { explainStore } from './fidelity.js'
 import type { StripeSandbox } from './sandbox.js'
 import type { DeliveryState, FlushOrder } from './webhooks.js'
 
@@ -196,6 +197,72 @@ export function createSimHandler(
       },
     },
     {
+      method: 'POST',
+      pattern: /^\/_sim\/webhooks\/delay$/,
+      describe:
+        'POST /_sim/webhooks/delay {ms, count?, type?, endpoint?, jitter_ms?, seed?} — the next N matching deliveries go later',
+      run: (body) => {
+        const ms = num(body, 'ms')
+        if (ms === undefined || ms < 0) throw new SimError(400, 'ms must be a number >= 0')
+        const jitterMs = num(body, 'jitter_ms')
+        if (jitterMs !== undefined && jitterMs < 0)
+          throw new SimError(400, 'jitter_ms must be a number >= 0')
+        const count = num(body, 'count')
+        if (count !== undefined && (!Number.isInteger(count) || count < 1))
+          throw new SimError(400, 'count must be an integer >= 1')
+        const seed = num(body, 'seed')
+        if (seed !== undefined && !Number.isInteger(seed))
+          throw new SimError(400, 'seed must be an integer')
+        const { seed: used } = sandbox.delayWebhooks({
+          ms,
+          count,
+          jitterMs,
+          seed,
+          type: list(body, 'type'),
+          endpointId: str(body, 'endpoint'),
+        })
+        return { ...sandbox.webhooks.rules, seed: used }
+      },
+    },
+    {
+      method: 'POST',
+      pattern: /^\/_sim\/webhooks\/duplicate_next$/,
+      describe:
+        'POST /_sim/webhooks/duplicate_next {count?, type?, endpoint?, after_ms?} — the next N matching events are delivered twice',
+      run: (body) => {
+        const count = num(body, 'count')
+        if (count !== undefined && (!Number.isInteger(count) || count < 1))
+          throw new SimError(400, 'count must be an integer >= 1')
+        sandbox.duplicateNext({
+          count,
+          type: list(body, 'type'),
+          endpointId: str(body, 'endpoint'),
+          afterMs: num(body, 'after_ms'),
+        })
+        return sandbox.webhooks.rules
+      },
+    },
+    {
+      method: 'DELETE',
+      pattern: /^\/_sim\/webhooks\/rules$/,
+      describe: 'DELETE /_sim/webhooks/rules — forget armed delay/duplicate_next rules',
+      run: () => {
+        sandbox.clearWebhookRules()
+        return sandbox.webhooks.rules
+      },
+    },
+    {
+      method: 'POST',
+      pattern: /^\/_sim\/webhooks\/endpoints\/([^/]+)\/(disable|enable)$/,
+      describe: 'POST /_sim/webhooks/endpoints/:id/(disable|enable)',
+      run: (_body, match) => {
+        const id = decodeURIComponent(match[1])
+        if (!sandbox.store.get('webhook_endpoint', id))
+          throw new SimError(404, `No such webhook endpoint: '${id}'`)
+        return sandbox.disableWebhookEndpoint(id, match[2] === 'disable')
+      },
+    },
+    {
       method: 'GET',
       pattern: /^\/_sim\/webhooks\/deliveries$/,
       describe: 'GET /_sim/webhooks/deliveries?event=&endpoint=&type=&state=',
@@ -239,7 +306,7 @@ export function createSimHandler(
       method: 'POST',
       pattern: /^\/_sim\/faults$/,
       describe:
-        'POST /_sim/faults {count?, status?, mode?: status|reset|timeout, path?, path_regex?, method?, phase?, should_retry?}',
+        'POST /_sim/faults {count? | rate? (0..1, until cleared) + seed?, status?, mode?: status|reset|timeout, path?, path_regex?, method?, phase?, should_retry?, message?}',
       run: (body) => {
         const mode = str(body, 'mode')
         if (mode !== undefined && mode !== 'status' && mode !== 'reset' && mode !== 'timeout') {
@@ -249,19 +316,54 @@ export function createSimHandler(
         if (phase !== undefined && phase !== 'before' && phase !== 'after')
           throw new SimError(400, 'phase must be before or after')
         const regex = str(body, 'path_regex')
-        const options: FaultOptions = {
-          count: num(body, 'count'),
+        let path: RegExp | string | undefined
+        try {
+          path = regex ? new RegExp(regex) : str(body, 'path')
+        } catch {
+          throw new SimError(400, 'path_regex is not a valid regular expression')
+        }
+        const options: Omit<FaultOptions, 'count'> = {
           status: num(body, 'status'),
           mode: mode as FaultMode | undefined,
-          path: regex ? new RegExp(regex) : str(body, 'path'),
+          path,
           method: str(body, 'method'),
           phase,
           shouldRetry: bool(body, 'should_retry'),
           message: str(body, 'message'),
         }
-        sandbox.failNext(options)
+        const rate = num(body, 'rate')
+        if (rate !== undefined) {
+          if (rate < 0 || rate > 1) throw new SimError(400, 'rate must be between 0 and 1')
+          if (body.count !== undefined) throw new SimError(400, 'give count or rate, not both')
+          const seed = num(body, 'seed')
+          if (seed !== undefined && !Number.isInteger(seed))
+            throw new SimError(400, 'seed must be an integer')
+          const rule = sandbox.failRate({ ...options, rate, seed })
+          return { pending: sandbox.faults.pending, rate: rule.rate, seed: rule.seed }
+        }
+        sandbox.failNext({ ...options, count: num(body, 'count') })
         return { pending: sandbox.faults.pending }
       },
+    },
+    {
+      method: 'GET',
+      pattern: /^\/_sim\/faults$/,
+      describe: 'GET /_sim/faults — armed faults, rate rules and how many were injected',
+      run: () => ({
+        pending: sandbox.faults.pending,
+        injected: sandbox.faults.injected,
+        rate_rules: sandbox.faults.rateRules.map((rule) => ({
+          rate: rule.rate,
+          seed: rule.seed,
+          path: rule.path instanceof RegExp ? rule.path.source : (rule.path ?? null),
+          method: rule.method ?? null,
+          mode: rule.fault.mode,
+          status: rule.fault.status,
+          phase: rule.fault.phase,
+          seen: rule.seen,
+          injected: rule.injected,
+        })),
+      }),
     },
     {
       method: 'POST',
@@ -286,6 +388,21 @@ export function createSimHandler(
       run: () => {
         sandbox.clearFaults()
         return { pending: 0 }
+      },
+    },
+    {
+      method: 'GET',
+      pattern: /^\/_sim\/fidelity$/,
+      describe:
+        "GET /_sim/fidelity?verbose= — shape problems of every stored object and event against Stripe's fixtures",
+      run: (body) => {
+        const report = explainStore(sandbox)
+        return {
+          ok: report.problems.length === 0,
+          problems: report.problems,
+          checked: report.checked,
+          ...(bool(body, 'verbose') ? { allowed: report.allowed } : {}),
+        }
       },
     },
     {

@@ -61,6 +61,35 @@ export interface WebhookDispatcherOptions {
 
 export type FlushOrder = 'fifo' | 'reverse' | 'shuffle'
 
+/** Which deliveries a delivery rule applies to. */
+export interface DeliveryMatch {
+  /** Event type(s); a trailing `*` matches a prefix (`invoice.*`). Any type when omitted. */
+  type?: string | string[]
+  /** Only deliveries to this endpoint. */
+  endpointId?: string
+}
+
+export interface DelayWebhooksOptions extends DeliveryMatch {
+  /** Extra delay before the first attempt of each matching delivery. */
+  ms: number
+  /**
+   * Adds a random 0..jitterMs to each delay, so a later event can overtake an
+   * earlier one (Stripe does not guarantee order).
+   */
+  jitterMs?: number
+  /** Seed of the jitter PRNG (reproducible order). */
+  seed?: number
+  /** How many deliveries are delayed (default 1). */
+  count?: number
+}
+
+export interface DuplicateNextOptions extends DeliveryMatch {
+  /** How many events are delivered twice (default 1). */
+  count?: number
+  /** Delay of the second copy after the first is scheduled (default 0). */
+  afterMs?: number
+}
+
 export function signPayload(payload: string, secret: string, timestamp: number): string {
   const signature = createHmac('sha256', secret)
     .update(`${timestamp}.${payload}`, 'utf8')
@@ -80,6 +109,43 @@ interface InternalDelivery extends WebhookDelivery {
   timer: NodeJS.Timeout | null
 }
 
+interface DelayRule {
+  remaining: number
+  match: DeliveryMatch
+  ms: number
+  jitterMs: number
+  random: () => number
+}
+
+interface DuplicateRule {
+  remaining: number
+  match: DeliveryMatch
+  afterMs: number
+}
+
+function typeMatches(pattern: string, type: string): boolean {
+  return pattern.endsWith('*') ? type.startsWith(pattern.slice(0, -1)) : pattern === type
+}
+
+function deliveryMatches(match: DeliveryMatch, type: string, endpointId: string): boolean {
+  if (match.endpointId !== undefined && match.endpointId !== endpointId) return false
+  if (match.type === undefined) return true
+  const patterns = Array.isArray(match.type) ? match.type : [match.type]
+  return patterns.some((pattern) => typeMatches(pattern, type))
+}
+
+/** mulberry32, for reproducible jitter. */
+function seeded(seed: number): () => number {
+  let state = seed >>> 0
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0
+    let t = state
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
 export class WebhookDispatcher {
   #deliveries: InternalDelivery[] = []
   #payloads = new Map<string, string>()
@@ -88,6 +154,8 @@ export class WebhookDispatcher {
   #agent = new http.Agent({ keepAlive: false })
   #httpsAgent = new https.Agent({ keepAlive: false })
   #stopped = false
+  #delayRules: DelayRule[] = []
+  #duplicateRules: DuplicateRule[] = []
 
   constructor(
     private readonly store: Store,
@@ -119,9 +187,80 @@ export class WebhookDispatcher {
   }
 
   dispatch(event: Stripe.Event) {
-    for (const endpoint of this.targets(event)) {
+    const targets = this.targets(event)
+    // A duplicateNext rule is consumed once per event (every matching endpoint gets both copies).
+    const duplicate = this.#takeDuplicate(event.type, targets)
+    for (const endpoint of targets) {
       this.#enqueue(event, endpoint, 'normal', { retries: true })
+      if (duplicate && deliveryMatches(duplicate.match, event.type, endpoint.id)) {
+        this.#enqueue(event, endpoint, 'duplicate', {
+          retries: true,
+          extraDelayMs: duplicate.afterMs,
+        })
+      }
     }
+  }
+
+  #takeDuplicate(type: string, targets: Stripe.WebhookEndpoint[]): DuplicateRule | undefined {
+    const index = this.#duplicateRules.findIndex((rule) =>
+      targets.some((endpoint) => deliveryMatches(rule.match, type, endpoint.id))
+    )
+    if (index === -1) return undefined
+    const rule = this.#duplicateRules[index]
+    rule.remaining -= 1
+    if (rule.remaining <= 0) this.#duplicateRules.splice(index, 1)
+    return rule
+  }
+
+  /** Delay of the first attempt from the next matching delay rule (consumes it), or 0. */
+  #takeDelay(type: string, endpointId: string): number {
+    const index = this.#delayRules.findIndex((rule) =>
+      deliveryMatches(rule.match, type, endpointId)
+    )
+    if (index === -1) return 0
+    const rule = this.#delayRules[index]
+    rule.remaining -= 1
+    if (rule.remaining <= 0) this.#delayRules.splice(index, 1)
+    return rule.ms + (rule.jitterMs > 0 ? Math.floor(rule.random() * rule.jitterMs) : 0)
+  }
+
+  /**
+   * The next `count` matching deliveries (not held ones: a flush decides their
+   * timing) have their first attempt `ms` (+ 0..jitterMs) later. Returns the seed.
+   */
+  delay(options: DelayWebhooksOptions): { seed: number } {
+    if (!(options.ms >= 0)) throw new Error('ms must be a number >= 0')
+    const seed = options.seed ?? Math.floor(Math.random() * 2 ** 32)
+    this.#delayRules.push({
+      remaining: options.count ?? 1,
+      match: { type: options.type, endpointId: options.endpointId },
+      ms: options.ms,
+      jitterMs: options.jitterMs ?? 0,
+      random: seeded(seed),
+    })
+    return { seed }
+  }
+
+  /** The next `count` matching events are delivered twice (same id and bytes, each with retries). */
+  duplicateNext(options: DuplicateNextOptions = {}) {
+    this.#duplicateRules.push({
+      remaining: options.count ?? 1,
+      match: { type: options.type, endpointId: options.endpointId },
+      afterMs: options.afterMs ?? 0,
+    })
+  }
+
+  /** Armed delivery rules (delays and duplicates) not used up yet. */
+  get rules(): { delays: number; duplicates: number } {
+    return {
+      delays: this.#delayRules.reduce((sum, rule) => sum + rule.remaining, 0),
+      duplicates: this.#duplicateRules.reduce((sum, rule) => sum + rule.remaining, 0),
+    }
+  }
+
+  clearRules() {
+    this.#delayRules = []
+    this.#duplicateRules = []
   }
 
   /**
@@ -157,7 +296,7 @@ export class WebhookDispatcher {
     event: Stripe.Event,
     endpoint: Stripe.WebhookEndpoint,
     kind: DeliveryKind,
-    options: { retries: boolean; staleSeconds?: number; immediate?: boolean }
+    options: { retries: boolean; staleSeconds?: number; immediate?: boolean; extraDelayMs?: number }
   ): InternalDelivery {
     const held = this.options.hold && !options.immediate
     const delivery: InternalDelivery = {
@@ -176,7 +315,10 @@ export class WebhookDispatcher {
       timer: null,
     }
     this.#deliveries.push(delivery)
-    if (!held && !options.immediate) this.#schedule(delivery, 0)
+    if (!held && !options.immediate) {
+      const delayMs = this.#takeDelay(event.type, endpoint.id) + (options.extraDelayMs ?? 0)
+      this.#schedule(delivery, delayMs)
+    }
     return delivery
   }
 
@@ -382,8 +524,9 @@ export class WebhookDispatcher {
     }
   }
 
-  /** Forgets all deliveries (used by reset). */
+  /** Forgets all deliveries and delivery rules (used by reset). */
   clear() {
+    this.clearRules()
     for (const delivery of this.#deliveries) if (delivery.timer) clearTimeout(delivery.timer)
     this.#deliveries = []
     this.#payloads.clear()

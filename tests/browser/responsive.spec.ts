@@ -18,6 +18,7 @@ const pages: PageCase[] = [
   { name: 'register', path: '/register', heading: 'Create your account', member: false },
   { name: 'projects', path: '/projects', heading: 'Projects', member: true },
   { name: 'profile', path: '/profile', heading: 'Profile', member: true },
+  { name: 'billing', path: '/billing', heading: 'Billing', member: true },
 ]
 
 const viewports = [

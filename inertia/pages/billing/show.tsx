@@ -6,7 +6,12 @@ interface Props {
   limits: { projects: number; deploys: number }
   currency: string
   offers: {
-    premium: { amountCents: number; interval: string }
+    premium: {
+      amountCents: number
+      interval: string
+      limits: { projects: number; deploys: number }
+      freeLimits: { projects: number; deploys: number }
+    }
     creditPackages: Array<{ key: string; amountCents: number }>
     deploySlot: { amountCents: number }
   }
@@ -62,7 +67,11 @@ export default function Billing({ plan, limits, currency, offers, checkoutCancel
             {formatCents(offers.premium.amountCents, currency)}
             <span className="muted"> / {offers.premium.interval}</span>
           </p>
-          <p className="muted">5 projects and 5 deploys instead of 1 and 1. Cancel any time.</p>
+          <p className="muted">
+            {offers.premium.limits.projects} projects and {offers.premium.limits.deploys} deploys
+            instead of {offers.premium.freeLimits.projects} and {offers.premium.freeLimits.deploys}.
+            Cancel any time.
+          </p>
           {plan === 'premium' ? (
             <p className="badge badge-premium">Your plan</p>
           ) : (

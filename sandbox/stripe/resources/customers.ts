@@ -235,8 +235,9 @@ function applyWritable(
   return next
 }
 
-function findCustomer(ctx: ResourceContext, id: string): Stripe.Customer {
-  const customer = ctx.store.get('customer', id)
+/** Connect: only the customers of `account` (undefined = the platform) are visible. */
+function findCustomer(ctx: ResourceContext, id: string, account?: string): Stripe.Customer {
+  const customer = ctx.store.getFor('customer', id, account)
   if (!customer) throw resourceMissing('customer', id)
   return customer
 }
@@ -249,7 +250,8 @@ export const customers: ResourceModule = {
       path: '/v1/customers',
       params: createShape,
       returns: 'customer',
-      handler({ params, origin }) {
+      handler({ params, origin, request }) {
+        const account = request.stripeAccount
         if (params.payment_method)
           requireReference(
             ctx,
@@ -298,8 +300,8 @@ export const customers: ResourceModule = {
           test_clock: params.test_clock ?? null,
         }
         const customer = applyWritable(ctx, blank, params)
-        ctx.store.insert('customer', id, customer)
-        ctx.events.emit('customer.created', customer, { request: origin })
+        ctx.store.insert('customer', id, customer, { account })
+        ctx.events.emit('customer.created', customer, { request: origin, account })
         return customer
       },
     })
@@ -309,9 +311,11 @@ export const customers: ResourceModule = {
       path: '/v1/customers/:id',
       params: {},
       returns: 'customer',
-      handler({ path }) {
+      handler({ path, request }) {
         const record = ctx.store.getRecord('customer', path.id)
-        if (!record) throw resourceMissing('customer', path.id)
+        if (!record || record.account !== request.stripeAccount) {
+          throw resourceMissing('customer', path.id)
+        }
         if (record.deleted) {
           const deleted: Stripe.DeletedCustomer = { id: path.id, object: 'customer', deleted: true }
           return deleted
@@ -325,8 +329,9 @@ export const customers: ResourceModule = {
       path: '/v1/customers/:id',
       params: updateShape,
       returns: 'customer',
-      handler({ params, path, origin }) {
-        const current = findCustomer(ctx, path.id)
+      handler({ params, path, origin, request }) {
+        const account = request.stripeAccount
+        const current = findCustomer(ctx, path.id, account)
         if (params.default_source !== undefined && params.default_source !== null) {
           requireReference(ctx, 'source', 'source', params.default_source, 'default_source')
         }
@@ -335,7 +340,11 @@ export const customers: ResourceModule = {
         const previous = previousAttributes(current, next)
         if (Object.keys(previous).length === 0) return current
         ctx.store.replace('customer', path.id, next)
-        ctx.events.emit('customer.updated', next, { request: origin, previousAttributes: previous })
+        ctx.events.emit('customer.updated', next, {
+          request: origin,
+          previousAttributes: previous,
+          account,
+        })
         return next
       },
     })
@@ -345,12 +354,13 @@ export const customers: ResourceModule = {
       path: '/v1/customers',
       params: listShape,
       returns: 'list:customer',
-      handler({ params }) {
+      handler({ params, request }) {
         const records = ctx.store
           .records('customer')
           .filter(
-            ({ value, deleted }) =>
+            ({ value, deleted, account }) =>
               !deleted &&
+              account === request.stripeAccount &&
               (!params.email || value.email === params.email) &&
               (!params.test_clock || value.test_clock === params.test_clock) &&
               matchesRange(value.created, params.created)
@@ -367,10 +377,11 @@ export const customers: ResourceModule = {
       method: 'DELETE',
       path: '/v1/customers/:id',
       params: {},
-      handler({ path, origin }) {
-        const customer = findCustomer(ctx, path.id)
+      handler({ path, origin, request }) {
+        const account = request.stripeAccount
+        const customer = findCustomer(ctx, path.id, account)
         ctx.store.markDeleted('customer', path.id)
-        ctx.events.emit('customer.deleted', customer, { request: origin })
+        ctx.events.emit('customer.deleted', customer, { request: origin, account })
         const deleted: Stripe.DeletedCustomer = { id: path.id, object: 'customer', deleted: true }
         return deleted
       },

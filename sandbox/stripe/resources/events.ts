@@ -22,9 +22,12 @@ export const events: ResourceModule = {
       path: '/v1/events/:id',
       params: {},
       returns: 'event',
-      handler({ path }) {
+      handler({ path, request }) {
         const event = ctx.store.get('event', path.id)
-        if (!event || event.created < visibleSince()) throw resourceMissing('event', path.id)
+        // Connect: events of a connected account are only visible with its Stripe-Account.
+        if (!event || event.created < visibleSince() || event.account !== request.stripeAccount) {
+          throw resourceMissing('event', path.id)
+        }
         return event
       },
     })
@@ -40,7 +43,7 @@ export const events: ResourceModule = {
         types: array(string(), { maxItems: 20 }),
       },
       returns: 'list:event',
-      handler({ params }) {
+      handler({ params, request }) {
         if (params.type && params.types && params.types.length > 0) {
           throw invalidRequest('You cannot specify both the `type` and `types` parameters.', {
             validation: true,
@@ -54,6 +57,7 @@ export const events: ResourceModule = {
         const since = visibleSince()
         const records = ctx.store.records('event').filter(({ value, deleted }) => {
           if (deleted || value.created < since) return false
+          if (value.account !== request.stripeAccount) return false
           if (patterns && !patterns.some((pattern) => typeMatches(pattern, value.type)))
             return false
           if (!matchesRange(value.created, params.created)) return false

@@ -28,7 +28,7 @@ test.group('Billing: starting a checkout', (group) => {
       .withInertia()
       .redirects(0)
     response.assertStatus(409)
-    const location = response.header('x-inertia-location')
+    const location = response.header('x-inertia-location') ?? ''
     assert.match(location, new RegExp(`^${stripeSandbox().url}/c/pay/cs_test_`))
 
     const sessionId = location.split('/').pop()!
@@ -44,9 +44,9 @@ test.group('Billing: starting a checkout', (group) => {
     assert.equal(session.line_items?.data[0].price?.recurring?.interval, 'month')
     assert.equal(
       session.success_url,
-      `${new URL(appUrl).origin}/billing/checkout/success?session_id={CHECKOUT_SESSION_ID}`
+      `${new URL(String(appUrl)).origin}/billing/checkout/success?session_id={CHECKOUT_SESSION_ID}`
     )
-    assert.equal(session.cancel_url, `${new URL(appUrl).origin}/billing?checkout=canceled`)
+    assert.equal(session.cancel_url, `${new URL(String(appUrl)).origin}/billing?checkout=canceled`)
   })
 
   test('a credit pack and a deploy slot open payment Checkouts; the API answers with the URL', async ({

@@ -45,6 +45,25 @@ test.group('Stripe sandbox: /_sim control routes', (group) => {
     assert.equal(unknown.status, 404)
   })
 
+  test('GET /_sim lists the fault, delivery and fidelity controls', async ({ assert }) => {
+    const response = await fetch(`${sandbox.url}/_sim`)
+    const { routes } = (await response.json()) as { routes: string[] }
+    for (const prefix of [
+      'POST /_sim/faults {count? | rate?',
+      'GET /_sim/faults',
+      'POST /_sim/webhooks/delay',
+      'POST /_sim/webhooks/duplicate_next',
+      'DELETE /_sim/webhooks/rules',
+      'POST /_sim/webhooks/endpoints/:id/(disable|enable)',
+      'GET /_sim/fidelity',
+    ]) {
+      assert.isTrue(
+        routes.some((route) => route.startsWith(prefix)),
+        `${prefix} is listed`
+      )
+    }
+  })
+
   test('injects faults over HTTP', async ({ assert }) => {
     const armed = await simPost(sandbox, '/_sim/faults', {
       count: 1,

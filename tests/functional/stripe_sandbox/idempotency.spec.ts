@@ -181,6 +181,76 @@ test.group('Stripe sandbox: idempotency', (group) => {
     }
   })
 
+  test('scopes keys by Stripe-Account (Connect): the same key on another account is a new request', async ({
+    assert,
+  }) => {
+    let account = 'acct_1IdemScopeTest0'
+    if (sandbox.router.routes.some((r) => r.method === 'POST' && r.pattern === '/v1/accounts')) {
+      const created = await stripe.accounts.create({ type: 'express', country: 'US' })
+      account = created.id
+    }
+    const params = { email: 'connect-scope@example.com' }
+    const platform = await stripe.customers.create(params, { idempotencyKey: 'key-account' })
+    const connected = await stripe.customers.create(params, {
+      idempotencyKey: 'key-account',
+      stripeAccount: account,
+    })
+    assert.notEqual(connected.id, platform.id)
+    assert.isUndefined(connected.lastResponse.headers['idempotent-replayed'])
+    assert.equal(connected.lastResponse.stripeAccount, account)
+
+    const again = await stripe.customers.create(params, {
+      idempotencyKey: 'key-account',
+      stripeAccount: account,
+    })
+    assert.equal(again.id, connected.id)
+    assert.equal(again.lastResponse.headers['idempotent-replayed'], 'true')
+    assert.deepEqual({ ...again }, { ...connected })
+    const platformAgain = await stripe.customers.create(params, { idempotencyKey: 'key-account' })
+    assert.equal(platformAgain.id, platform.id)
+    // Different params under the connected account's key: 400, the platform's key is untouched.
+    await assert.rejects(
+      () =>
+        stripe.customers.create(
+          { email: 'other@example.com' },
+          { idempotencyKey: 'key-account', stripeAccount: account }
+        ),
+      Stripe.errors.StripeIdempotencyError
+    )
+  })
+
+  test('a replay answers the saved response, not the object’s current state', async ({
+    assert,
+  }) => {
+    const first = await stripe.customers.create(
+      { email: 'saved@example.com', name: 'Before' },
+      { idempotencyKey: 'key-saved' }
+    )
+    const updated = await stripe.customers.update(first.id, { name: 'After' })
+    assert.equal(updated.name, 'After')
+    const replay = await stripe.customers.create(
+      { email: 'saved@example.com', name: 'Before' },
+      { idempotencyKey: 'key-saved' }
+    )
+    assert.equal(replay.lastResponse.headers['idempotent-replayed'], 'true')
+    assert.equal(replay.lastResponse.statusCode, 200)
+    assert.equal(replay.name, 'Before')
+    assert.deepEqual({ ...replay }, { ...first })
+  })
+
+  test('keys are ignored on DELETE and GET', async ({ assert }) => {
+    const a = await stripe.customers.create({ email: 'del-a@example.com' })
+    const b = await stripe.customers.create({ email: 'del-b@example.com' })
+    const deletedA = await stripe.customers.del(a.id, undefined, { idempotencyKey: 'key-del' })
+    const deletedB = await stripe.customers.del(b.id, undefined, { idempotencyKey: 'key-del' })
+    assert.deepEqual([deletedA.id, deletedB.id], [a.id, b.id])
+    assert.isTrue(deletedB.deleted)
+    assert.equal(deletedB.lastResponse.idempotencyKey, 'key-del') // the header was sent and echoed
+    assert.isUndefined(deletedB.lastResponse.headers['idempotent-replayed'])
+    const listed = await stripe.customers.list({ limit: 1 }, { idempotencyKey: 'key-del' })
+    assert.isUndefined(listed.lastResponse.headers['idempotent-replayed'])
+  })
+
   test('scopes keys by API key', async ({ assert }) => {
     const other = new Stripe('sk_test_another_key', sandbox.stripeConfig({ maxNetworkRetries: 0 }))
     const a = await stripe.customers.create(
