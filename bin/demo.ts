@@ -33,6 +33,7 @@ if (!setting('STRIPE_API_BASE') && !setting('STRIPE_SECRET_KEY')?.startsWith('sk
   const sandbox = await StripeSandbox.start({
     port: Number(setting('STRIPE_SANDBOX_PORT') ?? 12111),
     dataFile: fileURLToPath(new URL('tmp/stripe-sandbox.json', APP_ROOT)),
+    tickMs: 1000,
   })
   process.env.STRIPE_API_BASE = sandbox.url
   stopSandbox = () => sandbox.stop()

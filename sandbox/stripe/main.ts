@@ -28,6 +28,7 @@ const sandbox = await StripeSandbox.start({
   port,
   dataFile: process.env.STRIPE_SANDBOX_DATA || undefined,
   webhookRetrySchedule: retrySchedule(process.env.STRIPE_SANDBOX_WEBHOOK_RETRY_MS),
+  tickMs: 1000,
 })
 
 let webhookNote = ''

@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs'
 import { mkdir, rename, writeFile } from 'node:fs/promises'
 import { dirname } from 'node:path'
+import type { SandboxSettings } from './context.js'
 import type { IdempotencyEntry } from './idempotency.js'
 import type { StoreSnapshot } from './store.js'
 
@@ -14,6 +15,8 @@ export interface PersistedState {
   clockOffset: number
   store: StoreSnapshot
   idempotency: Array<[string, IdempotencyEntry]>
+  /** Account settings changed at run time (absent in files from before they existed). */
+  settings?: SandboxSettings
 }
 
 function isPersistedState(value: unknown): value is PersistedState {

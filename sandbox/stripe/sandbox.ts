@@ -42,6 +42,7 @@ import {
 
 export const DEFAULT_API_VERSION = '2026-10-28.endive'
 export const DEFAULT_RETRY_SCHEDULE_MS = [50, 200, 1000]
+export const EVENT_RETENTION_SECONDS = 30 * 24 * 60 * 60
 
 export interface StripeSandboxOptions {
   /** Port to listen on; 0 (default) picks a free one. */
@@ -56,6 +57,8 @@ export interface StripeSandboxOptions {
   webhookRetrySchedule?: number[]
   /** Per-attempt webhook timeout in ms (default 5000). */
   webhookTimeoutMs?: number
+  /** Finished webhook deliveries kept for `deliveries()` (default 10,000; older ones are dropped). */
+  webhookHistoryLimit?: number
   /** Start with webhook deliveries held until flush() (default false). */
   holdWebhooks?: boolean
   /** JSON state file: loaded at start, saved after changes. Memory only without it. */
@@ -64,6 +67,11 @@ export interface StripeSandboxOptions {
   persistDebounceMs?: number
   /** How long a `timeout` fault keeps a connection open (default 60 s). */
   hangMs?: number
+  /**
+   * Run due time-driven work (renewals, retries, expiries) every `tickMs` of wall time
+   * (default off: tests move time with advanceClock). The demo and `npm run sandbox:stripe` use 1000.
+   */
+  tickMs?: number
   /** Account settings (renewal retries, what happens after the last failure…). */
   settings?: { billing?: Partial<SandboxSettings['billing']> }
   /** Resource modules to serve (default: all of resources/index.ts). */
@@ -104,6 +112,7 @@ export class StripeSandbox {
   readonly #persistence: Persistence | undefined
   #port = 0
   #started = false
+  #ticker: NodeJS.Timeout | null = null
   #stopped = false
 
   constructor(options: StripeSandboxOptions = {}) {
@@ -115,6 +124,7 @@ export class StripeSandbox {
       retrySchedule: options.webhookRetrySchedule ?? DEFAULT_RETRY_SCHEDULE_MS,
       timeoutMs: options.webhookTimeoutMs ?? 5_000,
       hold: options.holdWebhooks ?? false,
+      historyLimit: options.webhookHistoryLimit,
     })
     this.events = new EventBus(this.store, this.clock, this.webhooks, this.apiVersion)
     this.expansions = new ExpansionRegistry()
@@ -164,6 +174,17 @@ export class StripeSandbox {
       },
     })
 
+    // Stripe keeps events for 30 days; so does the sandbox (bounded memory in long runs).
+    let lastPurge = 0
+    this.clock.onAdvance((now) => {
+      if (now - lastPurge < 3600) return
+      lastPurge = now
+      const cutoff = now - EVENT_RETENTION_SECONDS
+      for (const record of this.store.records('event')) {
+        if (record.value.created < cutoff) this.store.purge('event', record.id)
+      }
+    })
+
     if (options.dataFile) {
       this.#persistence = new Persistence(
         options.dataFile,
@@ -175,6 +196,7 @@ export class StripeSandbox {
         this.store.restore(state.store)
         this.idempotency.restore(state.idempotency)
         this.clock.restore(state.clockOffset)
+        if (state.settings) Object.assign(this.settings.billing, state.settings.billing)
       }
       const save = () => this.#persistence?.schedule()
       this.store.onChange(save)
@@ -196,6 +218,21 @@ export class StripeSandbox {
     if (this.#started) return this
     this.#port = await this.#server.listen(this.options.port ?? 0, this.options.host ?? '127.0.0.1')
     this.#started = true
+    if (this.options.tickMs) {
+      // Wall time moves the sandbox clock too: renewals and expiries fall due on their own.
+      let ticking = false
+      this.#ticker = setInterval(() => {
+        if (ticking) return
+        ticking = true
+        this.clock
+          .advance(0)
+          .catch((error: unknown) =>
+            process.stderr.write(`Stripe sandbox: time-driven work failed: ${String(error)}\n`)
+          )
+          .finally(() => (ticking = false))
+      }, this.options.tickMs)
+      this.#ticker.unref()
+    }
     return this
   }
 
@@ -220,9 +257,12 @@ export class StripeSandbox {
   /** Stops the server (closing keep-alive connections), webhook timers and pending saves. */
   async stop(): Promise<void> {
     this.#stopped = true
+    if (this.#ticker) clearInterval(this.#ticker)
     this.webhooks.stop()
     if (this.#started) await this.#server.close()
     this.#started = false
+    // A final save also catches what changes no store event reports (settings).
+    this.#persistence?.schedule()
     await this.#persistence?.flush()
   }
 
@@ -413,6 +453,7 @@ export class StripeSandbox {
       clockOffset: this.clock.offsetSeconds,
       store: this.store.snapshot(),
       idempotency: this.idempotency.snapshot(),
+      settings: structuredClone(this.settings),
     }
   }
 }

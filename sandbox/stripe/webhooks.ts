@@ -57,6 +57,8 @@ export interface WebhookDispatcherOptions {
   /** Per-attempt timeout (ms). */
   timeoutMs: number
   hold: boolean
+  /** Finished deliveries kept for inspection (default MAX_KEPT_DELIVERIES). */
+  historyLimit?: number
 }
 
 export type FlushOrder = 'fifo' | 'reverse' | 'shuffle'
@@ -102,6 +104,9 @@ export function newWebhookSecret(): string {
 }
 
 const RESPONSE_BODY_LIMIT = 2048
+
+/** Finished deliveries kept for inspection (`deliveries()`); older ones are dropped. */
+export const MAX_KEPT_DELIVERIES = 10_000
 
 interface InternalDelivery extends WebhookDelivery {
   staleSeconds: number
@@ -315,11 +320,33 @@ export class WebhookDispatcher {
       timer: null,
     }
     this.#deliveries.push(delivery)
+    this.#prune()
     if (!held && !options.immediate) {
       const delayMs = this.#takeDelay(event.type, endpoint.id) + (options.extraDelayMs ?? 0)
       this.#schedule(delivery, delayMs)
     }
     return delivery
+  }
+
+  /**
+   * Keeps memory bounded in long demos and benchmarks: beyond MAX_KEPT_DELIVERIES,
+   * the oldest finished deliveries (and payloads no kept delivery needs) are dropped.
+   */
+  #prune() {
+    const limit = this.options.historyLimit ?? MAX_KEPT_DELIVERIES
+    if (this.#deliveries.length <= limit) return
+    const excess = this.#deliveries.length - limit
+    const dropped = new Set<InternalDelivery>()
+    for (const delivery of this.#deliveries) {
+      if (dropped.size >= excess) break
+      if (delivery.state === 'succeeded' || delivery.state === 'failed') dropped.add(delivery)
+    }
+    if (dropped.size === 0) return
+    this.#deliveries = this.#deliveries.filter((delivery) => !dropped.has(delivery))
+    const needed = new Set(this.#deliveries.map((delivery) => delivery.eventId))
+    for (const delivery of dropped) {
+      if (!needed.has(delivery.eventId)) this.#payloads.delete(delivery.eventId)
+    }
   }
 
   #schedule(delivery: InternalDelivery, delayMs: number) {

@@ -189,6 +189,104 @@ test.group('Stripe sandbox: persistence', (group) => {
   })
 })
 
+test.group('Stripe sandbox: long runs', (group) => {
+  let dir: string
+
+  group.setup(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'stripe-sandbox-long-'))
+    return () => rm(dir, { recursive: true, force: true })
+  })
+
+  test('billing settings changed at run time survive a restart', async ({ assert }) => {
+    const dataFile = join(dir, 'settings.json')
+    const first = await StripeSandbox.start({ port: 0, dataFile })
+    const changed = await simPost(first, '/_sim/billing/settings', {
+      retry_schedule_days: [1, 2],
+      after_final_failure: 'mark_unpaid',
+    })
+    assert.equal(changed.status, 200)
+    await first.stop()
+
+    const second = await StripeSandbox.start({ port: 0, dataFile })
+    try {
+      assert.deepEqual(second.settings.billing, {
+        retryScheduleDays: [1, 2],
+        afterFinalFailure: 'mark_unpaid',
+      })
+    } finally {
+      await second.stop()
+    }
+  })
+
+  test('events older than 30 days are dropped, as Stripe keeps them for 30 days', async ({
+    assert,
+  }) => {
+    const sandbox = await StripeSandbox.start({ port: 0 })
+    try {
+      const stripe = sdk(sandbox)
+      await stripe.customers.create({ email: 'old@example.com' })
+      const [old] = sandbox.eventLog('customer.created')
+      await sandbox.advanceClock(29 * 86_400)
+      const kept = await stripe.events.retrieve(old.id)
+      assert.equal(kept.id, old.id)
+      await sandbox.advanceClock(2 * 86_400)
+      await assert.rejects(() => stripe.events.retrieve(old.id), /No such event/)
+      assert.lengthOf(sandbox.eventLog('customer.created'), 0)
+    } finally {
+      await sandbox.stop()
+    }
+  })
+
+  test('only the newest finished webhook deliveries are kept', async ({ assert }) => {
+    const receiver = await WebhookReceiver.start()
+    const sandbox = await StripeSandbox.start({ port: 0, webhookHistoryLimit: 3 })
+    try {
+      sandbox.addWebhookEndpoint({ url: receiver.url })
+      const stripe = sdk(sandbox)
+      for (let n = 0; n < 5; n++) {
+        await stripe.customers.create({ email: `keep-${n}@example.com` })
+        await sandbox.waitForIdle()
+      }
+      assert.lengthOf(receiver.received, 5)
+      const kept = sandbox.deliveries()
+      assert.lengthOf(kept, 3)
+      const newest = sandbox.eventLog('customer.created').slice(0, 3)
+      assert.sameMembers(
+        kept.map((delivery) => delivery.eventId),
+        newest.map((event) => event.id)
+      )
+    } finally {
+      await sandbox.stop()
+      await receiver.stop()
+    }
+  })
+
+  test('with tickMs, wall time runs the time-driven work on its own', async ({ assert }) => {
+    const sandbox = await StripeSandbox.start({ port: 0, tickMs: 20 })
+    try {
+      let ticks = 0
+      sandbox.clock.onAdvance(() => {
+        ticks += 1
+      })
+      await new Promise((resolve) => setTimeout(resolve, 200))
+      assert.isAtLeast(ticks, 3)
+    } finally {
+      await sandbox.stop()
+    }
+    const quiet = await StripeSandbox.start({ port: 0 })
+    try {
+      let ticks = 0
+      quiet.clock.onAdvance(() => {
+        ticks += 1
+      })
+      await new Promise((resolve) => setTimeout(resolve, 100))
+      assert.equal(ticks, 0)
+    } finally {
+      await quiet.stop()
+    }
+  })
+})
+
 test.group('Stripe sandbox: standalone runner', () => {
   test('prints its URL, serves the SDK and stops on SIGTERM', async ({ assert }) => {
     const child = spawn(
