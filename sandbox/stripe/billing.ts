@@ -27,9 +27,11 @@ import {
   attachPaymentMethod,
   collectPayment,
   declineFor,
+  findCustomerRef,
   requirePaymentMethod,
 } from './payments.js'
-import { asDecimal } from './resources/prices.js'
+import { formatAmount } from './hosted/html.js'
+import { asDecimal, lineAmount } from './resources/prices.js'
 
 /** Engine bookkeeping that has no field on Stripe's objects (never sent). */
 export interface InvoiceState {
@@ -81,6 +83,10 @@ export interface StartSubscriptionInput {
   applicationFeePercent?: number | null
   transferData?: { destination: string; amount_percent?: number | null } | null
   trialPeriodDays?: number | null
+  /** A trial end timestamp (as subscriptions.create's `trial_end`); wins over trialPeriodDays. */
+  trialEnd?: number | null
+  /** The subscription's `on_behalf_of` (a connected account). */
+  onBehalfOf?: string | null
   /** Checkout pays the first invoice on-session (a ...0341 card succeeds there). */
   offSession: boolean
   origin: EventOrigin | null
@@ -121,7 +127,11 @@ export function startSubscription(
           amount_percent: input.transferData.amount_percent ?? null,
         }
       : null,
-    trialEnd: trialEndFromDays(ctx, input.trialPeriodDays ?? null),
+    trialEnd:
+      input.trialEnd !== undefined && input.trialEnd !== null
+        ? input.trialEnd
+        : trialEndFromDays(ctx, input.trialPeriodDays ?? null),
+    onBehalfOf: input.onBehalfOf ?? null,
     offSession: input.offSession,
     paymentBehavior: 'allow_incomplete',
     origin: input.origin,
@@ -160,19 +170,6 @@ export const TRIAL_WILL_END_SECONDS = 3 * DAY
 
 function trialEndFromDays(ctx: ResourceContext, days: number | null): number | null {
   return days && days > 0 ? ctx.clock.now() + days * DAY : null
-}
-
-export function findCustomer(ctx: ResourceContext, id: string, param = 'customer') {
-  const customer = ctx.store.get('customer', id)
-  if (!customer) throw resourceMissing('customer', id, param)
-  return customer
-}
-
-/** Unit amount × quantity, to the cent (decimal unit amounts rounded half up). */
-export function lineAmount(price: Stripe.Price, quantity: number): number {
-  if (price.unit_amount !== null) return price.unit_amount * quantity
-  const decimal = price.unit_amount_decimal === null ? 0 : Number(String(price.unit_amount_decimal))
-  return Math.round(decimal * quantity)
 }
 
 function unitDecimal(price: Stripe.Price): Stripe.Decimal | null {
@@ -585,7 +582,7 @@ export function subscriptionLine(
     : ''
   const unit =
     item.price.unit_amount !== null
-      ? `${(item.price.unit_amount / 100).toFixed(2)} ${item.price.currency.toUpperCase()}`
+      ? formatAmount(item.price.unit_amount, item.price.currency)
       : `${String(item.price.unit_amount_decimal)} ${item.price.currency.toUpperCase()} cents`
   return {
     id: newId('invoice_line_item'),
@@ -714,7 +711,7 @@ export function finalizeInvoice(
       "This invoice is already finalized, you can't re-finalize a non-draft invoice."
     )
   }
-  const customer = findCustomer(ctx, String(current.customer))
+  const customer = findCustomerRef(ctx, String(current.customer), 'customer')
   const number = `${customer.invoice_prefix ?? 'INV'}-${String(customer.next_invoice_sequence ?? 1).padStart(4, '0')}`
   const balance = customer.balance
   // A credit (negative balance) reduces what is due; a debit adds to it.
@@ -737,7 +734,8 @@ export function finalizeInvoice(
     recomputeTotals(next)
     next.status = 'open'
     next.number = number
-    next.starting_balance = applied
+    // The customer's balance before finalization (Stripe), not the part applied.
+    next.starting_balance = balance
     next.ending_balance = balance - applied
     next.amount_due = Math.max(0, next.total + applied)
     next.amount_remaining = next.amount_due - next.amount_paid
@@ -1047,7 +1045,7 @@ export function createSubscription(
   input: CreateSubscriptionInput
 ): StartSubscriptionResult {
   const now = ctx.clock.now()
-  const customer = findCustomer(ctx, input.customer)
+  const customer = findCustomerRef(ctx, input.customer, 'customer')
   if (input.items.length === 0)
     throw invalidRequest('Missing required param: items.', {
       param: 'items',
@@ -1219,9 +1217,7 @@ export function createSubscription(
     invoice.lines.data.push(line)
   }
   for (const ii of pendingInvoiceItems(ctx, customer.id, id, currency)) {
-    const next: Stripe.InvoiceItem = { ...ii, invoice: invoice.id }
-    ctx.store.replace('invoiceitem', ii.id, next)
-    invoice.lines.data.push(invoiceItemLine(invoice, next))
+    attachInvoiceItem(ctx, invoice, ii)
   }
   recomputeTotals(invoice)
   if (collectionMethod === 'send_invoice') invoice.due_date = now + (sub.days_until_due ?? 30) * DAY
@@ -1343,12 +1339,13 @@ export function cancelSubscriptionNow(
   if (input.reason !== 'cancellation_requested') next.cancellation_details.reason = input.reason
   saveSubscription(ctx, next)
   ctx.events.emit('customer.subscription.deleted', next, { request: input.origin })
+  stopCollection(ctx, id, input.origin)
   if (input.invoiceNow) {
     const pending = pendingInvoiceItems(ctx, String(next.customer), id, next.currency).filter(
       (ii) => ii.parent?.subscription_details?.subscription === id
     )
     if (pending.length > 0) {
-      const customer = findCustomer(ctx, String(next.customer))
+      const customer = findCustomerRef(ctx, String(next.customer), 'customer')
       const invoice = blankInvoice({
         customer,
         subscription: next,
@@ -1383,6 +1380,106 @@ export function cancelSubscriptionNow(
   return ctx.store.get('subscription', id) ?? next
 }
 
+/**
+ * As Stripe does when a subscription is canceled: its open invoices stay open but
+ * are no longer collected automatically (auto_advance false, no next attempt);
+ * emits invoice.updated with previous_attributes for each.
+ */
+function stopCollection(ctx: ResourceContext, subscriptionId: string, origin: EventOrigin | null) {
+  for (const invoice of ctx.store.list('invoice')) {
+    if (
+      invoice.status !== 'open' ||
+      invoice.parent?.subscription_details?.subscription !== subscriptionId ||
+      (invoice.auto_advance === false && invoice.next_payment_attempt === null)
+    ) {
+      continue
+    }
+    const before = clone(invoice)
+    const after = updateInvoice(ctx, invoice.id, (next) => {
+      next.auto_advance = false
+      next.next_payment_attempt = null
+    })
+    ctx.events.emit('invoice.updated', after, {
+      request: origin,
+      previousAttributes: previousAttributes(before, after),
+    })
+  }
+}
+
+/** True when the invoice belongs to a subscription that has ended. */
+function subscriptionEnded(ctx: ResourceContext, invoice: Stripe.Invoice): boolean {
+  const subId = invoice.parent?.subscription_details?.subscription
+  if (typeof subId !== 'string') return false
+  const sub = ctx.store.get('subscription', subId)
+  return sub !== undefined && (sub.status === 'canceled' || sub.status === 'incomplete_expired')
+}
+
+export interface ScheduleCancelOptions {
+  feedback?: Stripe.Subscription.CancellationDetails.Feedback | null
+  comment?: string | null
+  origin: EventOrigin | null
+}
+
+/**
+ * Sets (`on`) or clears cancel-at-period-end on a draft of a subscription: cancel_at
+ * = end of the current period, canceled_at = now, cancellation_details.reason
+ * `cancellation_requested` (feedback/comment when given); clearing resets all of them.
+ * Used by `scheduleCancel` and by the API update (which saves several changes at once).
+ */
+export function applyScheduleCancel(
+  next: Stripe.Subscription,
+  on: boolean,
+  now: number,
+  details: {
+    feedback?: Stripe.Subscription.CancellationDetails.Feedback | null
+    comment?: string | null
+  } = {}
+) {
+  const current = next.cancellation_details ?? {
+    comment: null,
+    feedback: null,
+    feedback_option: null,
+    reason: null,
+  }
+  if (on) {
+    next.cancel_at_period_end = true
+    next.cancel_at = periodEnd(next)
+    next.canceled_at = now
+    next.cancellation_details = {
+      comment: details.comment !== undefined ? details.comment : current.comment,
+      feedback: details.feedback !== undefined ? details.feedback : current.feedback,
+      feedback_option: current.feedback_option ?? null,
+      reason: 'cancellation_requested',
+    }
+  } else {
+    next.cancel_at_period_end = false
+    next.cancel_at = null
+    next.canceled_at = null
+    next.cancellation_details = {
+      comment: null,
+      feedback: null,
+      feedback_option: null,
+      reason: null,
+    }
+  }
+}
+
+/** Sets or clears cancel-at-period-end; emits customer.subscription.updated when it changed. */
+export function scheduleCancel(
+  ctx: ResourceContext,
+  sub: Stripe.Subscription,
+  on: boolean,
+  options: ScheduleCancelOptions
+): Stripe.Subscription {
+  const now = ctx.clock.now()
+  return updateSubscription(
+    ctx,
+    sub.id,
+    (next) => applyScheduleCancel(next, on, now, options),
+    options.origin
+  )
+}
+
 // ---------------------------------------------------------------------------
 // Behaviour over time
 // ---------------------------------------------------------------------------
@@ -1411,7 +1508,8 @@ export function nextDueAction(ctx: ResourceContext, now: number): DueAction | nu
       inv.collection_method === 'charge_automatically' &&
       inv.auto_advance === true &&
       inv.next_payment_attempt !== null &&
-      inv.next_payment_attempt <= now
+      inv.next_payment_attempt <= now &&
+      !subscriptionEnded(ctx, inv)
     ) {
       due.push({ at: inv.next_payment_attempt, kind: 'retry', id: inv.id })
     }
@@ -1656,9 +1754,7 @@ export function renewSubscription(
     invoice.lines.data.push(subscriptionLine(ctx, invoice, next, item))
   }
   for (const ii of pendingInvoiceItems(ctx, customer.id, next.id, next.currency)) {
-    const attached: Stripe.InvoiceItem = { ...ii, invoice: invoice.id }
-    ctx.store.replace('invoiceitem', ii.id, attached)
-    invoice.lines.data.push(invoiceItemLine(invoice, attached))
+    attachInvoiceItem(ctx, invoice, ii)
   }
   recomputeTotals(invoice)
   if (invoice.collection_method === 'send_invoice') {

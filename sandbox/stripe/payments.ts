@@ -180,7 +180,8 @@ function brandOf(number: string): { brand: string; display: string } {
   return { brand: 'unknown', display: 'unknown' }
 }
 
-function luhnValid(number: string): boolean {
+/** Luhn check of a card number (digits only). */
+export function luhnValid(number: string): boolean {
   let sum = 0
   for (let i = 0; i < number.length; i++) {
     let digit = Number(number[number.length - 1 - i])
@@ -193,6 +194,79 @@ function luhnValid(number: string): boolean {
   return sum % 10 === 0
 }
 
+/** "MM / YY" (or "MM/YYYY") as typed in a card form; null when it does not parse. */
+export function parseExpiry(text: string): { exp_month: number; exp_year: number } | null {
+  const match = /^\s*(\d{1,2})\s*\/\s*(\d{2}|\d{4})\s*$/.exec(text)
+  if (!match) return null
+  const year = Number(match[2])
+  return { exp_month: Number(match[1]), exp_year: match[2].length === 2 ? 2000 + year : year }
+}
+
+/** Why a card cannot be used (Stripe's card_error code and message), see `checkCard`. */
+export interface CardProblem {
+  field: 'number' | 'exp_month' | 'exp_year' | 'cvc'
+  code: 'incorrect_number' | 'invalid_expiry_month' | 'invalid_expiry_year' | 'invalid_cvc'
+  message: string
+  /** Finer reason, for forms that word it differently (Elements). */
+  reason: 'number' | 'month_invalid' | 'year_invalid' | 'year_past' | 'month_past' | 'cvc'
+}
+
+/** The checks Stripe makes on raw card details at `now` (unix seconds); null when usable. */
+export function checkCard(card: TestCardInput, now: number): CardProblem | null {
+  const number = String(card.number).replace(/[\s-]/g, '')
+  if (!/^\d{12,19}$/.test(number) || !luhnValid(number)) {
+    return {
+      field: 'number',
+      code: 'incorrect_number',
+      message: 'Your card number is incorrect.',
+      reason: 'number',
+    }
+  }
+  const monthInvalid = "Your card's expiration month is invalid."
+  const month = Number(card.exp_month)
+  if (!Number.isInteger(month) || month < 1 || month > 12) {
+    return {
+      field: 'exp_month',
+      code: 'invalid_expiry_month',
+      message: monthInvalid,
+      reason: 'month_invalid',
+    }
+  }
+  const year = expiryYear(card.exp_year)
+  const today = new Date(now * 1000)
+  const thisYear = today.getUTCFullYear()
+  if (!Number.isInteger(year) || year < thisYear || year > thisYear + 50) {
+    return {
+      field: 'exp_year',
+      code: 'invalid_expiry_year',
+      message: "Your card's expiration year is invalid.",
+      reason: Number.isInteger(year) && year < thisYear ? 'year_past' : 'year_invalid',
+    }
+  }
+  if (year === thisYear && month < today.getUTCMonth() + 1) {
+    return {
+      field: 'exp_month',
+      code: 'invalid_expiry_month',
+      message: monthInvalid,
+      reason: 'month_past',
+    }
+  }
+  if (card.cvc !== undefined && card.cvc !== null && !/^\d{3,4}$/.test(card.cvc)) {
+    return {
+      field: 'cvc',
+      code: 'invalid_cvc',
+      message: "Your card's security code is invalid.",
+      reason: 'cvc',
+    }
+  }
+  return null
+}
+
+function expiryYear(value: number): number {
+  const year = Number(value)
+  return Number.isInteger(year) && year >= 0 && year < 100 ? year + 2000 : year
+}
+
 function cardError(code: string, message: string, param: string): ApiError {
   return new ApiError(402, 'card_error', message, { code, param, validation: true })
 }
@@ -203,40 +277,9 @@ export function validateCard(
   card: TestCardInput,
   prefix = 'card'
 ): { number: string; expYear: number } {
-  const number = String(card.number).replace(/[\s-]/g, '')
-  if (!/^\d{12,19}$/.test(number) || !luhnValid(number)) {
-    throw cardError('incorrect_number', 'Your card number is incorrect.', `${prefix}[number]`)
-  }
-  const month = Number(card.exp_month)
-  if (!Number.isInteger(month) || month < 1 || month > 12) {
-    throw cardError(
-      'invalid_expiry_month',
-      "Your card's expiration month is invalid.",
-      `${prefix}[exp_month]`
-    )
-  }
-  let year = Number(card.exp_year)
-  if (Number.isInteger(year) && year >= 0 && year < 100) year += 2000
-  const now = new Date(ctx.clock.now() * 1000)
-  const thisYear = now.getUTCFullYear()
-  if (!Number.isInteger(year) || year < thisYear || year > thisYear + 50) {
-    throw cardError(
-      'invalid_expiry_year',
-      "Your card's expiration year is invalid.",
-      `${prefix}[exp_year]`
-    )
-  }
-  if (year === thisYear && month < now.getUTCMonth() + 1) {
-    throw cardError(
-      'invalid_expiry_month',
-      "Your card's expiration month is invalid.",
-      `${prefix}[exp_month]`
-    )
-  }
-  if (card.cvc !== undefined && card.cvc !== null && !/^\d{3,4}$/.test(card.cvc)) {
-    throw cardError('invalid_cvc', "Your card's security code is invalid.", `${prefix}[cvc]`)
-  }
-  return { number, expYear: year }
+  const problem = checkCard(card, ctx.clock.now())
+  if (problem) throw cardError(problem.code, problem.message, `${prefix}[${problem.field}]`)
+  return { number: String(card.number).replace(/[\s-]/g, ''), expYear: expiryYear(card.exp_year) }
 }
 
 function nullAddress(): Stripe.Address {
@@ -477,18 +520,31 @@ export interface CollectPaymentResult {
 }
 
 /** Stripe's minimum charge amounts (smallest unit) for the common currencies. */
-const MINIMUM_AMOUNTS: Record<string, number> = {
+export const MINIMUM_CHARGE_AMOUNTS: Readonly<Record<string, number>> = {
   usd: 50,
   eur: 50,
   gbp: 30,
   cad: 50,
   aud: 50,
   chf: 50,
+  nzd: 50,
+  sgd: 50,
+  dkk: 250,
+  nok: 300,
+  sek: 300,
   jpy: 50,
+  mxn: 1000,
+  brl: 50,
+  inr: 50,
+}
+
+/** The smallest amount Stripe charges in `currency` (50 units when not in the table). */
+export function minimumChargeAmount(currency: string): number {
+  return MINIMUM_CHARGE_AMOUNTS[currency.toLowerCase()] ?? 50
 }
 
 export function validateAmount(amount: number, currency: string, param = 'amount') {
-  const minimum = MINIMUM_AMOUNTS[currency] ?? 50
+  const minimum = minimumChargeAmount(currency)
   if (amount < minimum) {
     throw invalidRequest(`Amount must be at least ${formatAmount(minimum, currency)} ${currency}`, {
       code: 'amount_too_small',
@@ -772,12 +828,18 @@ export function attemptPayment(
   ctx: ResourceContext,
   intent: Stripe.PaymentIntent,
   pm: Stripe.PaymentMethod,
-  options: { offSession: boolean; origin: EventOrigin | null }
+  options: {
+    offSession: boolean
+    origin: EventOrigin | null
+    /** Decides the outcome instead of the card (settling a `processing` payment). */
+    decline?: Decline | null
+  }
 ): CollectPaymentResult {
   const now = ctx.clock.now()
   // Connect: a direct charge lives, with its ledger and events, on the connected account.
   const account = ctx.store.accountOf('payment_intent', intent.id)
-  const decline = declineFor(ctx, pm.id, options.offSession)
+  const decline =
+    options.decline !== undefined ? options.decline : declineFor(ctx, pm.id, options.offSession)
   const succeeded = decline === null
   const chargeId = newId('charge')
   const customer =
@@ -980,8 +1042,20 @@ export function collectPayment(
   ctx: ResourceContext,
   input: CollectPaymentInput
 ): CollectPaymentResult {
+  const { intent, pm } = openPaymentIntent(ctx, input)
+  return attemptPayment(ctx, intent, pm, { offSession: input.offSession, origin: input.origin })
+}
+
+/**
+ * The PaymentIntent a payment attempt runs on, with its resolved PaymentMethod:
+ * `input.paymentIntent` (a retry, which takes the retry's customer when given) or a
+ * new one (payment_intent.created). Validation first: nothing is written when it throws.
+ */
+function openPaymentIntent(
+  ctx: ResourceContext,
+  input: CollectPaymentInput
+): { intent: Stripe.PaymentIntent; pm: Stripe.PaymentMethod } {
   const currency = input.currency.toLowerCase()
-  // Validation first: nothing is written when one of these throws.
   let existing: Stripe.PaymentIntent | null = null
   if (input.paymentIntent) {
     existing = findPaymentIntent(ctx, input.paymentIntent, 'payment_intent')
@@ -1000,30 +1074,89 @@ export function collectPayment(
   requirePaymentMethod(ctx, input.paymentMethod, 'payment_method')
 
   const pm = resolvePaymentMethod(ctx, input.paymentMethod, 'payment_method')
-  let intent: Stripe.PaymentIntent
   if (existing) {
-    intent = { ...existing, payment_method: pm.id }
+    // A retry may bring the Customer the first attempt did not have (customer_creation).
+    const intent = { ...existing, payment_method: pm.id, customer: customer ?? existing.customer }
     ctx.store.replace('payment_intent', existing.id, intent)
-  } else {
-    intent = insertPaymentIntent(ctx, {
-      amount: input.amount,
-      currency,
-      customer,
-      paymentMethod: pm.id,
-      description: input.description,
-      metadata: input.metadata,
-      applicationFeeAmount: input.applicationFeeAmount,
-      transferData: input.transferData,
-      onBehalfOf: input.onBehalfOf,
-      transferGroup: input.transferGroup,
-      receiptEmail: input.receiptEmail,
-      setupFutureUsage: input.setupFutureUsage,
-    })
-    ctx.events.emit('payment_intent.created', intent, { request: input.origin })
+    return { intent, pm }
   }
-  return attemptPayment(ctx, intent, pm, { offSession: input.offSession, origin: input.origin })
+  const intent = insertPaymentIntent(ctx, {
+    amount: input.amount,
+    currency,
+    customer,
+    paymentMethod: pm.id,
+    description: input.description,
+    metadata: input.metadata,
+    applicationFeeAmount: input.applicationFeeAmount,
+    transferData: input.transferData,
+    onBehalfOf: input.onBehalfOf,
+    transferGroup: input.transferGroup,
+    receiptEmail: input.receiptEmail,
+    setupFutureUsage: input.setupFutureUsage,
+  })
+  ctx.events.emit('payment_intent.created', intent, { request: input.origin })
+  return { intent, pm }
 }
 
 export function customerIdOf(intent: { customer: string | { id: string } | null }): string | null {
   return typeof intent.customer === 'string' ? intent.customer : (intent.customer?.id ?? null)
+}
+
+/**
+ * Starts a payment that settles later (an asynchronous payment method): the
+ * PaymentIntent, created (or the pending one reused, as `collectPayment` does), is
+ * left `processing` with its PaymentMethod; emits payment_intent.created (when new)
+ * then payment_intent.processing. No Charge until `settleProcessingPayment`.
+ */
+export function beginProcessingPayment(
+  ctx: ResourceContext,
+  input: CollectPaymentInput
+): Stripe.PaymentIntent {
+  const { intent, pm } = openPaymentIntent(ctx, input)
+  const processing: Stripe.PaymentIntent = {
+    ...intent,
+    status: 'processing',
+    payment_method: pm.id,
+    last_payment_error: null,
+    next_action: null,
+  }
+  ctx.store.replace('payment_intent', intent.id, processing)
+  ctx.events.emit('payment_intent.processing', processing, { request: input.origin })
+  return processing
+}
+
+/**
+ * Settles a `processing` PaymentIntent (see `beginProcessingPayment`): `succeeded`
+ * runs the payment as `collectPayment` would (Charge, ledger, transfer, fee, events);
+ * `failed` records a declined Charge and payment_intent.payment_failed (the intent
+ * goes back to requires_payment_method). 400 when the intent is not processing.
+ */
+export function settleProcessingPayment(
+  ctx: ResourceContext,
+  paymentIntentId: string,
+  outcome: 'succeeded' | 'failed',
+  origin: EventOrigin | null
+): CollectPaymentResult {
+  const intent = findPaymentIntent(ctx, paymentIntentId, 'payment_intent')
+  if (intent.status !== 'processing') {
+    throw invalidRequest(
+      `This PaymentIntent is not processing: it has a status of ${intent.status}.`,
+      { code: 'payment_intent_unexpected_state' }
+    )
+  }
+  const pmId =
+    typeof intent.payment_method === 'string'
+      ? intent.payment_method
+      : (intent.payment_method?.id ?? null)
+  if (!pmId) throw new Error(`Processing PaymentIntent ${intent.id} has no PaymentMethod`)
+  const pm = findPaymentMethod(ctx, pmId, 'payment_method')
+  const decline: Decline | null =
+    outcome === 'succeeded'
+      ? null
+      : {
+          code: 'payment_intent_payment_attempt_failed',
+          decline_code: 'generic_decline',
+          message: 'The payment failed.',
+        }
+  return attemptPayment(ctx, intent, pm, { offSession: false, origin, decline })
 }

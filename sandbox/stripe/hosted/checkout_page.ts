@@ -243,16 +243,26 @@ export function completedPage(
   const link = successUrl
     ? html`<a class="button" id="continue" href="${successUrl}">Continue</a>`
     : ''
+  // An asynchronous payment (completed `unpaid` in payment mode) is still processing.
+  const processing = session.mode === 'payment' && session.payment_status === 'unpaid'
+  const status = processing
+    ? 'Thanks! Your payment is processing.'
+    : session.mode === 'subscription'
+      ? 'Thanks! Your subscription is active.'
+      : 'Thanks! Your payment is complete.'
   return page(
-    `${merchant} · Paid`,
+    `${merchant} · ${processing ? 'Processing' : 'Paid'}`,
     html`<div class="wrap">
       <div class="panel">
         ${merchantHeader(merchant)}
-        <h1>This checkout session is already paid</h1>
-        <p class="notice" data-testid="status">
-          Thanks! Your
-          ${session.mode === 'subscription' ? 'subscription is active' : 'payment is complete'}.
-        </p>
+        <h1>
+          ${
+            processing
+              ? 'This checkout session is complete'
+              : 'This checkout session is already paid'
+          }
+        </h1>
+        <p class="notice" data-testid="status">${status}</p>
         ${link}
       </div>
     </div>`

@@ -14,9 +14,9 @@ import type Stripe from 'stripe'
 import {
   attemptInvoicePayment,
   cancelSubscriptionNow,
-  findCustomer,
   periodEnd,
   productName,
+  scheduleCancel,
   updateSubscription,
   connectGuard,
 } from '../billing.js'
@@ -38,7 +38,8 @@ import {
   required,
   string,
 } from '../params.js'
-import { createCardPaymentMethod } from '../payments.js'
+import { createCardPaymentMethod, findCustomerRef, parseExpiry } from '../payments.js'
+import { lineAmount } from './prices.js'
 
 export interface PortalSessionState {
   id: string
@@ -357,23 +358,7 @@ export function portalCancelAtPeriodEnd(
   if (config.features.subscription_cancel.mode === 'immediately') {
     return portalCancelNow(ctx, session, subscriptionId, feedback, comment)
   }
-  const now = ctx.clock.now()
-  return updateSubscription(
-    ctx,
-    sub.id,
-    (next) => {
-      next.cancel_at_period_end = true
-      next.cancel_at = periodEnd(next)
-      next.canceled_at = now
-      next.cancellation_details = {
-        comment,
-        feedback,
-        feedback_option: null,
-        reason: 'cancellation_requested',
-      }
-    },
-    null
-  )
+  return scheduleCancel(ctx, sub, true, { feedback, comment, origin: null })
 }
 
 export function portalRenew(
@@ -384,22 +369,7 @@ export function portalRenew(
   const sub = ownedSubscription(ctx, session, subscriptionId)
   if (sub.status === 'canceled')
     throw invalidRequest('This subscription has already been canceled.')
-  return updateSubscription(
-    ctx,
-    sub.id,
-    (next) => {
-      next.cancel_at_period_end = false
-      next.cancel_at = null
-      next.canceled_at = null
-      next.cancellation_details = {
-        comment: null,
-        feedback: null,
-        feedback_option: null,
-        reason: null,
-      }
-    },
-    null
-  )
+  return scheduleCancel(ctx, sub, false, { origin: null })
 }
 
 export function portalCancelNow(
@@ -437,9 +407,9 @@ export function portalUpdatePaymentMethod(
   session: Stripe.BillingPortal.Session,
   card: PortalCardInput
 ): { paymentMethod: Stripe.PaymentMethod; retried: Stripe.Invoice[]; error: ApiError | null } {
-  const customer = findCustomer(ctx, session.customer)
+  const customer = findCustomerRef(ctx, session.customer, 'customer')
   const pm = createCardPaymentMethod(ctx, card, { customer: customer.id, origin: null })
-  const current = findCustomer(ctx, customer.id)
+  const current = findCustomerRef(ctx, customer.id, 'customer')
   const nextCustomer: Stripe.Customer = {
     ...current,
     invoice_settings: { ...current.invoice_settings, default_payment_method: pm.id },
@@ -489,9 +459,8 @@ function priceLabel(price: Stripe.Price, quantity: number): string {
       ? `per ${recurring.interval}`
       : `every ${recurring.interval_count} ${recurring.interval}s`
     : ''
-  const unit = price.unit_amount ?? Math.round(Number(String(price.unit_amount_decimal ?? '0')))
-  const amount = formatAmount(unit * quantity, price.currency)
-  return `${amount} ${per}${quantity > 1 ? ` (${quantity} × ${formatAmount(unit, price.currency)})` : ''}`
+  const amount = formatAmount(lineAmount(price, quantity), price.currency)
+  return `${amount} ${per}${quantity > 1 ? ` (${quantity} × ${formatAmount(lineAmount(price, 1), price.currency)})` : ''}`
 }
 
 function statusBadge(status: string): SafeHtml {
@@ -636,7 +605,7 @@ function renderPortal(
   query: URLSearchParams
 ): string {
   const config = findConfiguration(ctx, String(session.configuration))
-  const customer = findCustomer(ctx, session.customer)
+  const customer = findCustomerRef(ctx, session.customer, 'customer')
   const base = `/p/session/${encodeURIComponent(session.id)}`
   const notice = query.get('notice')
   const error = query.get('error')
@@ -739,12 +708,12 @@ function feedbackOf(value: string | null): Stripe.Subscription.CancellationDetai
   return (CANCELLATION_REASONS as readonly string[]).includes(value) ? value : null
 }
 
-function parseExpiry(form: URLSearchParams): { month: number; year: number } {
+/** The form's expiry: "MM / YY" (payments.ts's parser), or exp_month/exp_year fields. */
+function expiryOf(form: URLSearchParams): { month: number; year: number } {
   const expiry = form.get('expiry')
   if (expiry) {
-    const match = /^\s*(\d{1,2})\s*\/\s*(\d{2,4})\s*$/.exec(expiry)
-    if (match) return { month: Number(match[1]), year: Number(match[2]) }
-    return { month: 0, year: 0 }
+    const parsed = parseExpiry(expiry)
+    return parsed ? { month: parsed.exp_month, year: parsed.exp_year } : { month: 0, year: 0 }
   }
   return { month: Number(form.get('exp_month') ?? 0), year: Number(form.get('exp_year') ?? 0) }
 }
@@ -890,7 +859,7 @@ export const billingPortal: ResourceModule = {
       returns: 'billing_portal.session',
       handler({ params, origin, request }) {
         connectGuard(request, 'billing_portal.session', null)
-        const customer = findCustomer(ctx, params.customer)
+        const customer = findCustomerRef(ctx, params.customer, 'customer')
         let config: Stripe.BillingPortal.Configuration | null = null
         if (params.configuration) {
           config = findConfiguration(ctx, params.configuration, 'configuration')
@@ -1124,7 +1093,7 @@ export const billingPortal: ResourceModule = {
       return 'Your plan has been canceled.'
     })
     action('payment_method', (session, form) => {
-      const { month, year } = parseExpiry(form)
+      const { month, year } = expiryOf(form)
       const result = portalUpdatePaymentMethod(ctx, session, {
         number: (form.get('card_number') ?? form.get('number') ?? '').replace(/\s+/g, ''),
         exp_month: month,

@@ -15,7 +15,15 @@
  * open (the PaymentIntent records the failure and a retry reuses it). Sessions
  * expire through `POST …/expire`, or when the sandbox clock passes `expires_at`.
  *
+ * Asynchronous payments: `completeCheckoutSession(…, { async: 'pending' })` (payment
+ * mode; sim `POST /_sim/checkout/sessions/:id/complete {async: 'pending'}`) completes the
+ * session `unpaid` with a `processing` PaymentIntent; `settleAsyncCheckout` (sim
+ * `POST …/settle {outcome}`) then pays or fails it and emits
+ * `checkout.session.async_payment_succeeded` / `…_failed`.
+ *
  * Simplifications (documented): `mode=setup` and non-hosted `ui_mode`s are 400s;
+ * sessions cannot be created on a connected account (`Stripe-Account` is a 400; use
+ * destination charges), reads and expiry stay scoped to the header;
  * subscription mode takes recurring prices only (one-time items on the first
  * invoice are a 400); `invoice_creation` is echoed but creates no invoice; no tax,
  * discounts, shipping or adaptive pricing.
@@ -61,13 +69,23 @@ import {
   string,
 } from '../params.js'
 import {
+  type CardProblem,
+  type CollectPaymentInput,
   type TestCardInput,
   attachPaymentMethod,
+  beginProcessingPayment,
+  checkCard,
   collectPayment,
   createCardPaymentMethod,
   declineFor,
+  minimumChargeAmount,
+  parseExpiry,
+  settleProcessingPayment,
+  validateAmount,
+  validateConnectParams,
 } from '../payments.js'
 import { type Body, SimError, str } from '../sim.js'
+import { insertCustomer } from './customers.js'
 import {
   type PriceDataInput,
   buildPrice,
@@ -75,7 +93,9 @@ import {
   createPriceFromData,
   findPrice,
   findProduct,
+  lineAmount,
 } from './prices.js'
+import { requireTransferDestination } from './transfers.js'
 
 // ---------------------------------------------------------------------------
 // Stored state
@@ -92,6 +112,11 @@ export interface CheckoutSessionExtras {
   pending_payment_intent: string | null
   /** The last decline shown on the hosted page. */
   last_error: { message: string; code: string | null; decline_code: string | null } | null
+  /**
+   * Payment mode, completed with an asynchronous payment (`async: 'pending'`): `pending`
+   * until `settleAsyncCheckout`, then its outcome. Absent/null for card payments.
+   */
+  async_payment?: 'pending' | 'succeeded' | 'failed' | null
 }
 
 declare module '../store.js' {
@@ -106,25 +131,13 @@ export const DEFAULT_MERCHANT_NAME = 'Studio Billing (sandbox)'
 export const MIN_EXPIRY_SECONDS = 30 * 60
 export const MAX_EXPIRY_SECONDS = 24 * 60 * 60
 const MAX_LINE_ITEMS = 100
+const DAY_SECONDS = 24 * 60 * 60
+/** `subscription_data.trial_end`: at least 48 hours, at most 730 days away (as Stripe). */
+const MIN_TRIAL_END_SECONDS = 48 * 60 * 60
+const MAX_TRIAL_DAYS = 730
 
-/** Stripe's minimum charge amounts (smallest unit) for the common currencies. */
-const MINIMUM_CHARGE: Record<string, number> = {
-  usd: 50,
-  eur: 50,
-  gbp: 30,
-  cad: 50,
-  aud: 50,
-  chf: 50,
-  nzd: 50,
-  sgd: 50,
-  dkk: 250,
-  nok: 300,
-  sek: 300,
-  jpy: 50,
-  mxn: 1000,
-  brl: 50,
-  inr: 50,
-}
+/** What the sandbox accepts as an email address (session params and the hosted form). */
+const EMAIL_PATTERN = /^[^@\s]+@[^@\s]+\.[^@\s]+$/
 
 const LOCALES = [
   'auto',
@@ -293,6 +306,7 @@ const subscriptionDataShape = {
   description: string({ maxLength: 500 }),
   metadata: metadata(),
   on_behalf_of: string(),
+  trial_end: integer(),
   trial_period_days: integer({ min: 1, max: 730 }),
   transfer_data: object({
     destination: required(string()),
@@ -397,13 +411,6 @@ function cleanMetadata(value: Record<string, string | null> | null | undefined, 
   return applyMetadata({}, value ?? undefined, param)
 }
 
-/** Amount of `quantity` units of a price, in the smallest currency unit. */
-export function lineAmount(price: Stripe.Price, quantity: number): number {
-  if (price.unit_amount !== null) return price.unit_amount * quantity
-  const decimalText = price.unit_amount_decimal === null ? '0' : String(price.unit_amount_decimal)
-  return Math.round(Number(decimalText) * quantity)
-}
-
 function findSessionRecord(ctx: ResourceContext, id: string, account?: string | null) {
   const record = ctx.store.getRecord('checkout.session', id)
   if (!record || record.deleted) throw resourceMissing('checkout.session', id)
@@ -428,20 +435,6 @@ export function successUrlFor(session: Stripe.Checkout.Session): string | null {
     : session.success_url.replaceAll('{CHECKOUT_SESSION_ID}', session.id)
 }
 
-/** A connected account referenced by a param (400 resource_missing when unknown). */
-function findDestination(ctx: ResourceContext, id: string, param: string): Stripe.Account {
-  const account = ctx.store.get('account', id)
-  if (!account) throw resourceMissing('destination', id, param)
-  const capabilities = account.capabilities ?? {}
-  if (capabilities.transfers !== 'active' && capabilities.legacy_payments !== 'active') {
-    throw invalidRequest(
-      'Your destination account needs to have at least one of the following capabilities enabled: transfers, crypto_transfers, legacy_payments',
-      { param, code: 'insufficient_capabilities_for_transfer', validation: true }
-    )
-  }
-  return account
-}
-
 function merchantName(ctx: ResourceContext, session: Stripe.Checkout.Session): string {
   const accountId =
     ctx.store.accountOf('checkout.session', session.id) ??
@@ -453,6 +446,14 @@ function merchantName(ctx: ResourceContext, session: Stripe.Checkout.Session): s
     if (name) return name
   }
   return DEFAULT_MERCHANT_NAME
+}
+
+/** The free trial of a subscription session in days (`trial_end` rounded up), or null. */
+function trialDaysOf(data: SubscriptionDataParams | null, now: number): number | null {
+  if (data?.trial_end !== undefined && data.trial_end !== null) {
+    return Math.max(1, Math.ceil((data.trial_end - now) / DAY_SECONDS))
+  }
+  return data?.trial_period_days ?? null
 }
 
 function extrasOrNull(ctx: ResourceContext, id: string): CheckoutSessionExtras | null {
@@ -704,7 +705,7 @@ function validateCreate(
     customer = ctx.store.getFor('customer', params.customer, account) ?? null
     if (!customer) throw resourceMissing('customer', params.customer, 'customer')
   }
-  if (params.customer_email && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(params.customer_email)) {
+  if (params.customer_email && !EMAIL_PATTERN.test(params.customer_email)) {
     throw invalidParameter('customer_email', 'Invalid email address: ' + params.customer_email)
   }
   if (params.customer_creation) {
@@ -801,8 +802,8 @@ function validateCreate(
   const amountSubtotal = items.reduce((sum, item) => sum + lineAmount(item.draft, item.quantity), 0)
 
   if (mode === 'payment') {
-    const minimum = MINIMUM_CHARGE[currency]
-    if (minimum !== undefined && amountSubtotal < minimum) {
+    const minimum = minimumChargeAmount(currency)
+    if (amountSubtotal < minimum) {
       throw invalidRequest(
         `The Checkout Session's total amount due must add up to at least ${minimum} ${currency} (smallest currency unit).`,
         { param: 'line_items', validation: true }
@@ -822,7 +823,7 @@ function validateCreate(
           throw resourceMissing('account', pid.on_behalf_of, 'payment_intent_data[on_behalf_of]')
       }
       if (pid.transfer_data) {
-        findDestination(
+        requireTransferDestination(
           ctx,
           pid.transfer_data.destination,
           'payment_intent_data[transfer_data][destination]'
@@ -858,7 +859,7 @@ function validateCreate(
           )
         }
       }
-      if (pid.receipt_email && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(pid.receipt_email)) {
+      if (pid.receipt_email && !EMAIL_PATTERN.test(pid.receipt_email)) {
         throw invalidParameter(
           'payment_intent_data[receipt_email]',
           'Invalid email address: ' + pid.receipt_email
@@ -874,11 +875,33 @@ function validateCreate(
           throw resourceMissing('account', sd.on_behalf_of, 'subscription_data[on_behalf_of]')
       }
       if (sd.transfer_data) {
-        findDestination(
+        requireTransferDestination(
           ctx,
           sd.transfer_data.destination,
           'subscription_data[transfer_data][destination]'
         )
+      }
+      if (sd.trial_end !== undefined && sd.trial_end !== null) {
+        if (sd.trial_period_days !== undefined && sd.trial_period_days !== null) {
+          throw invalidRequest(
+            'You may only specify one of these parameters: subscription_data[trial_end], subscription_data[trial_period_days].',
+            { param: 'subscription_data[trial_end]', validation: true }
+          )
+        }
+        if (sd.trial_end < now + MIN_TRIAL_END_SECONDS) {
+          throw invalidParameter(
+            'subscription_data[trial_end]',
+            '`subscription_data[trial_end]` has to be at least 48 hours in the future.',
+            'parameter_invalid_integer'
+          )
+        }
+        if (sd.trial_end > now + MAX_TRIAL_DAYS * DAY_SECONDS) {
+          throw invalidParameter(
+            'subscription_data[trial_end]',
+            '`subscription_data[trial_end]` can be no more than 730 days in the future.',
+            'parameter_invalid_integer'
+          )
+        }
       }
       if (
         sd.application_fee_percent !== undefined &&
@@ -927,6 +950,14 @@ function createSession(
   account: string | undefined
 ): Stripe.Checkout.Session {
   // Every check happens before anything is stored.
+  if (account) {
+    // The payment, charge and subscription of a completed session would have to live on
+    // the connected account too; the sandbox only runs Checkout on the platform.
+    throw invalidRequest(
+      'The Stripe sandbox does not support Checkout Sessions on connected accounts (the `Stripe-Account` header): create the session on the platform (use `payment_intent_data[transfer_data]` / `subscription_data[transfer_data]` for destination charges).',
+      { validation: true }
+    )
+  }
   const plan = validateCreate(ctx, params, account)
   const { mode, customer } = plan
   const id = newId('checkout_session')
@@ -966,9 +997,11 @@ function createSession(
     }
   })
 
-  const trialDays = params.subscription_data?.trial_period_days ?? null
+  const trial =
+    (params.subscription_data?.trial_period_days ?? null) !== null ||
+    (params.subscription_data?.trial_end ?? null) !== null
   // With a free trial the first invoice is $0 (what Checkout charges today).
-  const dueToday = mode === 'subscription' && trialDays !== null ? 0 : plan.amountSubtotal
+  const dueToday = mode === 'subscription' && trial ? 0 : plan.amountSubtotal
   const invoiceCreation = params.invoice_creation
   const consent = params.consent_collection
   const saved = params.saved_payment_method_options
@@ -1141,6 +1174,12 @@ export interface CompleteCheckoutInput {
   name?: string | null
   /** Billing country (ISO code) the page collects; default `US`. */
   country?: string | null
+  /**
+   * Payment mode only: `pending` completes the session as an asynchronous payment
+   * method would (`payment_status: 'unpaid'`, PaymentIntent `processing`); settle it
+   * with `settleAsyncCheckout`.
+   */
+  async?: 'pending' | null
 }
 
 const DEFAULT_EMAIL = 'customer@example.com'
@@ -1155,49 +1194,6 @@ function cardDeclineError(decline: { code: string; decline_code: string; message
     code: decline.code,
     extra: { decline_code: decline.decline_code },
   })
-}
-
-function newCustomer(
-  ctx: ResourceContext,
-  fields: { email: string; name: string | null; address: Stripe.Address },
-  account: string | undefined
-): Stripe.Customer {
-  const id = newId('customer')
-  const customer: Stripe.Customer = {
-    id,
-    object: 'customer',
-    address: fields.address,
-    balance: 0,
-    created: ctx.clock.now(),
-    currency: null,
-    customer_account: null,
-    default_source: null,
-    delinquent: false,
-    description: null,
-    discount: null,
-    email: fields.email,
-    invoice_prefix: randomBase62(8)
-      .toUpperCase()
-      .replace(/[^A-Z0-9]/g, 'X'),
-    invoice_settings: {
-      custom_fields: null,
-      default_payment_method: null,
-      footer: null,
-      rendering_options: null,
-    },
-    livemode: false,
-    metadata: {},
-    name: fields.name,
-    next_invoice_sequence: 1,
-    phone: null,
-    preferred_locales: [],
-    shipping: null,
-    tax_exempt: 'none',
-    test_clock: null,
-  }
-  ctx.store.insert('customer', id, customer, { account })
-  ctx.events.emit('customer.created', customer, { request: null, account })
-  return customer
 }
 
 /**
@@ -1243,7 +1239,11 @@ export function completeCheckoutSession(
     state: null,
   }
 
-  // Validates the card (402 for a bad number or expiry) before anything else.
+  const asyncPending = input.async === 'pending'
+  // Everything that can refuse the completion is checked before anything is written
+  // (no orphan Customer or PaymentMethod): the destination and amounts here, the card
+  // (402 for a bad number or expiry) first thing in createCardPaymentMethod.
+  validateCompletion(ctx, session, extras, asyncPending)
   const paymentMethod = createCardPaymentMethod(
     ctx,
     { ...card, name, email },
@@ -1271,7 +1271,7 @@ export function completeCheckoutSession(
   if (session.mode === 'subscription') {
     const decline = declineFor(ctx, paymentMethod.id, false)
     if (decline) return fail(cardDeclineError(decline))
-    customer = customer ?? newCustomer(ctx, { email, name, address }, account)
+    customer = customer ?? insertCustomer(ctx, { email, name, address }, null, account)
     attachPaymentMethod(ctx, paymentMethod.id, customer.id, null)
     const data = extras.subscription_data
     const result = startSubscription(ctx, {
@@ -1291,6 +1291,8 @@ export function completeCheckoutSession(
           }
         : null,
       trialPeriodDays: data?.trial_period_days ?? null,
+      trialEnd: data?.trial_end ?? null,
+      onBehalfOf: data?.on_behalf_of ?? null,
       offSession: false,
       origin: null,
     })
@@ -1314,9 +1316,10 @@ export function completeCheckoutSession(
       (session.customer_creation === 'always' ||
         (data?.setup_future_usage !== undefined && data.setup_future_usage !== null))
     // A decline creates no Customer: the PaymentIntent records the failure alone.
-    const willDecline = declineFor(ctx, paymentMethod.id, false)
+    // An asynchronous payment's outcome is only known when it settles.
+    const willDecline = asyncPending ? null : declineFor(ctx, paymentMethod.id, false)
     if (needsCustomer && !willDecline) {
-      customer = newCustomer(ctx, { email, name, address }, account)
+      customer = insertCustomer(ctx, { email, name, address }, null, account)
     }
     const save =
       (data?.setup_future_usage !== undefined && data.setup_future_usage !== null) ||
@@ -1324,7 +1327,7 @@ export function completeCheckoutSession(
     if (customer && save && !willDecline) {
       attachPaymentMethod(ctx, paymentMethod.id, customer.id, null)
     }
-    const result = collectPayment(ctx, {
+    const payment: CollectPaymentInput = {
       amount: session.amount_total ?? 0,
       currency: session.currency ?? 'usd',
       customer: willDecline ? (existing?.id ?? null) : (customer?.id ?? null),
@@ -1342,8 +1345,13 @@ export function completeCheckoutSession(
       setupFutureUsage: data?.setup_future_usage ?? null,
       paymentIntent: extras.pending_payment_intent,
       origin: null,
-    })
-    if (!result.succeeded) {
+    }
+    if (asyncPending) {
+      paymentIntent = beginProcessingPayment(ctx, payment).id
+      paymentStatus = 'unpaid'
+    }
+    const result = asyncPending ? null : collectPayment(ctx, payment)
+    if (result && !result.succeeded) {
       saveExtras(ctx, { ...extrasOf(ctx, id), pending_payment_intent: result.paymentIntent.id })
       return fail(
         result.error ??
@@ -1354,7 +1362,7 @@ export function completeCheckoutSession(
           })
       )
     }
-    paymentIntent = result.paymentIntent.id
+    if (result) paymentIntent = result.paymentIntent.id
   }
 
   const current = findSessionRecord(ctx, id, null).value
@@ -1387,29 +1395,111 @@ export function completeCheckoutSession(
     url: null,
   }
   replaceSession(ctx, next)
-  saveExtras(ctx, { ...extrasOf(ctx, id), pending_payment_intent: null, last_error: null })
+  saveExtras(ctx, {
+    ...extrasOf(ctx, id),
+    pending_payment_intent: null,
+    last_error: null,
+    async_payment: asyncPending ? 'pending' : null,
+  })
   ctx.events.emit('checkout.session.completed', next, { request: null, account })
   return { session: next, error: null }
+}
+
+/**
+ * The checks a completion makes before it writes anything: the Connect params of the
+ * session (the destination may have been deleted or lost its capability since the
+ * session was created) and the amount. Throws Stripe's 400s.
+ */
+function validateCompletion(
+  ctx: ResourceContext,
+  session: Stripe.Checkout.Session,
+  extras: CheckoutSessionExtras,
+  asyncPending: boolean
+) {
+  if (session.mode === 'payment') {
+    const data = extras.payment_intent_data
+    const amount = session.amount_total ?? 0
+    if (!extras.pending_payment_intent) validateAmount(amount, session.currency ?? 'usd')
+    validateConnectParams(ctx, {
+      amount,
+      applicationFeeAmount: data?.application_fee_amount ?? null,
+      transferData: data?.transfer_data
+        ? { destination: data.transfer_data.destination, amount: data.transfer_data.amount ?? null }
+        : null,
+      onBehalfOf: data?.on_behalf_of ?? null,
+    })
+    return
+  }
+  if (asyncPending) {
+    throw invalidRequest(
+      'The Stripe sandbox only simulates asynchronous payments (`async: pending`) for `payment` mode Checkout Sessions.'
+    )
+  }
+  const data = extras.subscription_data
+  if (data?.transfer_data) {
+    requireTransferDestination(
+      ctx,
+      data.transfer_data.destination,
+      'subscription_data[transfer_data][destination]'
+    )
+  }
+  if (data?.on_behalf_of && !ctx.store.get('account', data.on_behalf_of)) {
+    throw resourceMissing('account', data.on_behalf_of, 'subscription_data[on_behalf_of]')
+  }
+}
+
+/**
+ * Settles the asynchronous payment of a session completed with `async: 'pending'`:
+ * `succeeded` pays the PaymentIntent (charge, transfer, fee and their events), sets
+ * `payment_status: 'paid'` and emits checkout.session.async_payment_succeeded;
+ * `failed` fails it (payment_intent.payment_failed) and emits
+ * checkout.session.async_payment_failed (the session stays `unpaid`). `request: null`.
+ */
+export function settleAsyncCheckout(
+  ctx: ResourceContext,
+  id: string,
+  outcome: 'succeeded' | 'failed'
+): Stripe.Checkout.Session {
+  const record = findSessionRecord(ctx, id, null)
+  const session = record.value
+  const extras = extrasOf(ctx, id)
+  if (session.status !== 'complete' || extras.async_payment !== 'pending') {
+    throw invalidRequest(
+      'This Checkout Session has no asynchronous payment waiting to settle (complete it with `async: pending` first).'
+    )
+  }
+  const paymentIntent =
+    typeof session.payment_intent === 'string'
+      ? session.payment_intent
+      : (session.payment_intent?.id ?? null)
+  if (!paymentIntent) throw new Error(`Checkout Session ${id} has no PaymentIntent to settle`)
+  settleProcessingPayment(ctx, paymentIntent, outcome, null)
+  const next =
+    outcome === 'succeeded'
+      ? replaceSession(ctx, { ...session, payment_status: 'paid' })
+      : findSessionRecord(ctx, id, null).value
+  saveExtras(ctx, { ...extrasOf(ctx, id), async_payment: outcome })
+  const on = { request: null, account: record.account }
+  if (outcome === 'succeeded') {
+    ctx.events.emit('checkout.session.async_payment_succeeded', next, on)
+  } else {
+    ctx.events.emit('checkout.session.async_payment_failed', next, on)
+  }
+  return next
 }
 
 // ---------------------------------------------------------------------------
 // Hosted page
 // ---------------------------------------------------------------------------
 
-/** Luhn check of a card number (digits only). */
-function luhn(digits: string): boolean {
-  let sum = 0
-  let double = false
-  for (let i = digits.length - 1; i >= 0; i--) {
-    let digit = Number(digits[i])
-    if (double) {
-      digit *= 2
-      if (digit > 9) digit -= 9
-    }
-    sum += digit
-    double = !double
-  }
-  return sum % 10 === 0
+/** Elements' wording of the expiry problems `checkCard` finds. */
+const EXPIRY_MESSAGES: Record<CardProblem['reason'], string> = {
+  number: "Your card's expiration date is invalid.",
+  month_invalid: "Your card's expiration date is invalid.",
+  year_invalid: "Your card's expiration year is invalid.",
+  year_past: "Your card's expiration year is in the past.",
+  month_past: "Your card's expiration date is in the past.",
+  cvc: "Your card's expiration date is invalid.",
 }
 
 interface ParsedCard {
@@ -1422,37 +1512,31 @@ export function validateCheckoutForm(values: CheckoutValues, now: number): Parse
   const errors: CheckoutErrors = {}
   const email = values.email.trim()
   if (email === '') errors.email = 'Your email is incomplete.'
-  else if (!/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(email))
-    errors.email = 'Your email address is invalid.'
+  else if (!EMAIL_PATTERN.test(email)) errors.email = 'Your email address is invalid.'
 
+  // Elements words "incomplete" fields itself; the rest is payments.ts's card check.
   const digits = values.cardNumber.replace(/[\s-]/g, '')
+  const expiry = parseExpiry(values.cardExpiry)
+  const cvc = values.cardCvc.trim()
   if (digits === '' || (/^\d+$/.test(digits) && digits.length < 13)) {
     errors.cardNumber = 'Your card number is incomplete.'
-  } else if (!/^\d{13,19}$/.test(digits) || !luhn(digits)) {
+  }
+  if (!expiry) errors.cardExpiry = "Your card's expiration date is incomplete."
+  if (!/^\d{3,4}$/.test(cvc)) errors.cardCvc = "Your card's security code is incomplete."
+  const expMonth = expiry?.exp_month ?? 0
+  const expYear = expiry?.exp_year ?? 0
+  // The card's checks, field by field, in the page's words.
+  const probe = (card: TestCardInput) => checkCard(card, now)
+  const nextYear = new Date(now * 1000).getUTCFullYear() + 1
+  const good = { number: '4242424242424242', exp_month: 12, exp_year: nextYear, cvc: null }
+  if (!errors.cardNumber && probe({ ...good, number: digits })) {
     errors.cardNumber = 'Your card number is invalid.'
   }
-
-  let expMonth = 0
-  let expYear = 0
-  const expiry = /^\s*(\d{1,2})\s*\/\s*(\d{2}|\d{4})\s*$/.exec(values.cardExpiry)
-  if (!expiry) {
-    errors.cardExpiry = "Your card's expiration date is incomplete."
-  } else {
-    expMonth = Number(expiry[1])
-    expYear = expiry[2].length === 2 ? 2000 + Number(expiry[2]) : Number(expiry[2])
-    const today = new Date(now * 1000)
-    const year = today.getUTCFullYear()
-    const month = today.getUTCMonth() + 1
-    if (expMonth < 1 || expMonth > 12) errors.cardExpiry = "Your card's expiration date is invalid."
-    else if (expYear < year) errors.cardExpiry = "Your card's expiration year is in the past."
-    else if (expYear === year && expMonth < month)
-      errors.cardExpiry = "Your card's expiration date is in the past."
-    else if (expYear > year + 50) errors.cardExpiry = "Your card's expiration year is invalid."
+  if (expiry) {
+    const problem = probe({ ...good, exp_month: expMonth, exp_year: expYear })
+    if (problem) errors.cardExpiry = EXPIRY_MESSAGES[problem.reason]
   }
 
-  if (!/^\d{3,4}$/.test(values.cardCvc.trim())) {
-    errors.cardCvc = "Your card's security code is incomplete."
-  }
   if (values.billingName.trim() === '') errors.billingName = 'Your name on card is incomplete.'
 
   return {
@@ -1460,7 +1544,7 @@ export function validateCheckoutForm(values: CheckoutValues, now: number): Parse
       number: digits,
       exp_month: expMonth,
       exp_year: expYear,
-      cvc: values.cardCvc.trim(),
+      cvc,
       name: values.billingName.trim() || null,
       email: email || null,
       postal_code: values.billingPostalCode.trim() || null,
@@ -1506,7 +1590,7 @@ function registerPages(ctx: ResourceContext) {
         errors,
         formError,
         emailLocked: Boolean(customer?.email),
-        trialDays: extras.subscription_data?.trial_period_days ?? null,
+        trialDays: trialDaysOf(extras.subscription_data, ctx.clock.now()),
       }),
     }
   }
@@ -1794,18 +1878,36 @@ export const checkoutSessions: ResourceModule = {
       method: 'POST',
       path: '/_sim/checkout/sessions/:id/complete',
       describe:
-        'POST /_sim/checkout/sessions/:id/complete {card?: number | {number, exp_month, exp_year, cvc}, email?, name?, country?}',
+        "POST /_sim/checkout/sessions/:id/complete {card?: number | {number, exp_month, exp_year, cvc}, email?, name?, country?, async?: 'pending'}",
       run(body, params) {
+        const mode = str(body, 'async')
+        if (mode !== undefined && mode !== 'pending') {
+          throw new SimError(400, "async must be 'pending' (or absent)")
+        }
         const outcome = completeCheckoutSession(ctx, params.id, {
           card: cardFromBody(ctx, body),
           email: str(body, 'email') ?? null,
           name: str(body, 'name') ?? null,
           country: str(body, 'country') ?? null,
+          async: mode === 'pending' ? 'pending' : null,
         })
         return {
           session: outcome.session,
           error: outcome.error ? outcome.error.toBody().error : null,
         }
+      },
+    })
+
+    ctx.sim({
+      method: 'POST',
+      path: '/_sim/checkout/sessions/:id/settle',
+      describe: 'POST /_sim/checkout/sessions/:id/settle {outcome: succeeded | failed}',
+      run(body, params) {
+        const outcome = str(body, 'outcome')
+        if (outcome !== 'succeeded' && outcome !== 'failed') {
+          throw new SimError(400, "outcome must be 'succeeded' or 'failed'")
+        }
+        return settleAsyncCheckout(ctx, params.id, outcome)
       },
     })
 

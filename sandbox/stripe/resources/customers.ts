@@ -2,6 +2,7 @@
 import type Stripe from 'stripe'
 import type { ResourceContext, ResourceModule } from '../context.js'
 import { invalidParameter, resourceMissing } from '../errors.js'
+import type { EventOrigin } from '../events.js'
 import { newId, randomBase62 } from '../ids.js'
 import { previousAttributes } from '../json.js'
 import { paginate } from '../list.js'
@@ -242,6 +243,65 @@ function findCustomer(ctx: ResourceContext, id: string, account?: string): Strip
   return customer
 }
 
+export type CustomerCreateParams = ObjectOut<typeof createShape>
+
+/**
+ * `POST /v1/customers` (and Checkout's new customers): validates `params`, stores the
+ * Customer (on `account` for Connect) and emits customer.created with `origin`.
+ */
+export function insertCustomer(
+  ctx: ResourceContext,
+  params: CustomerCreateParams,
+  origin: EventOrigin | null,
+  account?: string
+): Stripe.Customer {
+  if (params.payment_method)
+    requireReference(
+      ctx,
+      'payment_method',
+      'PaymentMethod',
+      params.payment_method,
+      'payment_method'
+    )
+  if (params.test_clock)
+    requireReference(ctx, 'test_helpers.test_clock', 'test clock', params.test_clock, 'test_clock')
+  const id = newId('customer')
+  const blank: Stripe.Customer = {
+    id,
+    object: 'customer',
+    address: null,
+    balance: 0,
+    created: ctx.clock.now(),
+    currency: null,
+    customer_account: null,
+    default_source: null,
+    delinquent: false,
+    description: null,
+    discount: null,
+    email: null,
+    invoice_prefix: newInvoicePrefix(),
+    invoice_settings: {
+      custom_fields: null,
+      default_payment_method: null,
+      footer: null,
+      rendering_options: null,
+    },
+    livemode: false,
+    metadata: {},
+    name: null,
+    next_invoice_sequence: 1,
+    phone: null,
+    preferred_locales: [],
+    shipping: null,
+    tax_exempt: 'none',
+    test_clock: params.test_clock ?? null,
+  }
+  const customer = applyWritable(ctx, blank, params)
+  ctx.store.insert('customer', id, customer, { account })
+  ctx.events.emit('customer.created', customer, { request: origin, account })
+  return customer
+}
+
 export const customers: ResourceModule = {
   name: 'customers',
   register(ctx) {
@@ -251,58 +311,7 @@ export const customers: ResourceModule = {
       params: createShape,
       returns: 'customer',
       handler({ params, origin, request }) {
-        const account = request.stripeAccount
-        if (params.payment_method)
-          requireReference(
-            ctx,
-            'payment_method',
-            'PaymentMethod',
-            params.payment_method,
-            'payment_method'
-          )
-        if (params.test_clock)
-          requireReference(
-            ctx,
-            'test_helpers.test_clock',
-            'test clock',
-            params.test_clock,
-            'test_clock'
-          )
-        const id = newId('customer')
-        const blank: Stripe.Customer = {
-          id,
-          object: 'customer',
-          address: null,
-          balance: 0,
-          created: ctx.clock.now(),
-          currency: null,
-          customer_account: null,
-          default_source: null,
-          delinquent: false,
-          description: null,
-          discount: null,
-          email: null,
-          invoice_prefix: newInvoicePrefix(),
-          invoice_settings: {
-            custom_fields: null,
-            default_payment_method: null,
-            footer: null,
-            rendering_options: null,
-          },
-          livemode: false,
-          metadata: {},
-          name: null,
-          next_invoice_sequence: 1,
-          phone: null,
-          preferred_locales: [],
-          shipping: null,
-          tax_exempt: 'none',
-          test_clock: params.test_clock ?? null,
-        }
-        const customer = applyWritable(ctx, blank, params)
-        ctx.store.insert('customer', id, customer, { account })
-        ctx.events.emit('customer.created', customer, { request: origin, account })
-        return customer
+        return insertCustomer(ctx, params, origin, request.stripeAccount)
       },
     })
 

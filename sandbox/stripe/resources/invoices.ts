@@ -12,7 +12,6 @@ import {
   attachInvoiceItem,
   attemptInvoicePayment,
   blankInvoice,
-  findCustomer,
   finalizeInvoice,
   invoiceState,
   markInvoicePaid,
@@ -51,8 +50,9 @@ import {
   required,
   string,
 } from '../params.js'
-import { requirePaymentMethod } from '../payments.js'
-import { asDecimal, createPriceFromData, findPrice, findProduct } from './prices.js'
+import { findCustomerRef, requirePaymentMethod } from '../payments.js'
+import { asDecimal, createPriceFromData, findPrice, findProduct, lineAmount } from './prices.js'
+import { requireTransferDestination } from './transfers.js'
 
 const DAY = 86_400
 
@@ -202,7 +202,7 @@ export function previewInvoice(ctx: ResourceContext, params: PreviewParams): Str
   }
   const customerId = params.customer ?? (sub ? String(sub.customer) : null)
   if (!customerId) throw missingParameter('customer')
-  const customer = findCustomer(ctx, customerId)
+  const customer = findCustomerRef(ctx, customerId, 'customer')
   if (sub && sub.customer !== customer.id) {
     throw invalidRequest(`The subscription ${sub.id} does not belong to customer ${customer.id}.`, {
       param: 'subscription',
@@ -376,10 +376,6 @@ function findInvoiceItem(ctx: ResourceContext, id: string): Stripe.InvoiceItem {
   return item
 }
 
-function checkDestination(ctx: ResourceContext, destination: string, param: string) {
-  if (!ctx.store.find('account', destination)) throw resourceMissing('account', destination, param)
-}
-
 /** Rebuilds a draft's line for an invoice item after the item changed. */
 function refreshDraftLine(ctx: ResourceContext, ii: Stripe.InvoiceItem) {
   if (typeof ii.invoice !== 'string') return
@@ -450,7 +446,7 @@ export const invoices: ResourceModule = {
           sub = ctx.store.get('subscription', params.subscription) ?? null
           if (!sub) throw resourceMissing('subscription', params.subscription, 'subscription')
         }
-        const customer = findCustomer(ctx, params.customer ?? String(sub?.customer))
+        const customer = findCustomerRef(ctx, params.customer ?? String(sub?.customer), 'customer')
         if (sub && sub.customer !== customer.id) {
           throw invalidRequest(
             `The subscription ${sub.id} does not belong to customer ${customer.id}.`,
@@ -478,7 +474,11 @@ export const invoices: ResourceModule = {
           requirePaymentMethod(ctx, params.default_payment_method, 'default_payment_method')
         }
         if (params.transfer_data) {
-          checkDestination(ctx, params.transfer_data.destination, 'transfer_data[destination]')
+          requireTransferDestination(
+            ctx,
+            params.transfer_data.destination,
+            'transfer_data[destination]'
+          )
         }
         const now = ctx.clock.now()
         const currency = (
@@ -577,7 +577,11 @@ export const invoices: ResourceModule = {
           requirePaymentMethod(ctx, params.default_payment_method, 'default_payment_method')
         }
         if (params.transfer_data) {
-          checkDestination(ctx, params.transfer_data.destination, 'transfer_data[destination]')
+          requireTransferDestination(
+            ctx,
+            params.transfer_data.destination,
+            'transfer_data[destination]'
+          )
         }
         const next = clone(current)
         if (params.metadata !== undefined)
@@ -847,7 +851,7 @@ export const invoices: ResourceModule = {
       returns: 'invoiceitem',
       handler({ params, origin, request }) {
         connectGuard(request, 'invoiceitem', null)
-        const customer = findCustomer(ctx, params.customer)
+        const customer = findCustomerRef(ctx, params.customer, 'customer')
         const sources = [
           params.amount !== undefined && params.amount !== null ? 'amount' : null,
           params.pricing?.price ? 'pricing[price]' : null,
@@ -898,6 +902,20 @@ export const invoices: ResourceModule = {
           sub = ctx.store.get('subscription', params.subscription) ?? null
           if (!sub) throw resourceMissing('subscription', params.subscription, 'subscription')
         }
+        // The currency check is validation: nothing (not even a price_data Price) is
+        // created when it fails.
+        const itemCurrency = (
+          params.price_data?.currency ??
+          price?.currency ??
+          params.currency ??
+          ''
+        ).toLowerCase()
+        if (invoice && itemCurrency !== '' && invoice.currency !== itemCurrency) {
+          throw invalidRequest(
+            `The currency of this invoice item (${itemCurrency}) does not match the invoice's currency (${invoice.currency}).`,
+            { param: 'currency', validation: true }
+          )
+        }
         if (params.price_data) {
           price = createPriceFromData(
             ctx,
@@ -917,8 +935,7 @@ export const invoices: ResourceModule = {
         let currency: string
         let unitDecimal: string | null
         if (price) {
-          const unit = price.unit_amount ?? Number(String(price.unit_amount_decimal ?? '0'))
-          amount = Math.round(unit * quantity)
+          amount = lineAmount(price, quantity)
           currency = price.currency
           unitDecimal = String(price.unit_amount_decimal ?? price.unit_amount ?? 0)
         } else if (params.unit_amount_decimal) {
@@ -936,12 +953,6 @@ export const invoices: ResourceModule = {
           amount = params.amount ?? 0
           currency = String(params.currency).toLowerCase()
           unitDecimal = quantity > 0 ? String(amount / quantity) : String(amount)
-        }
-        if (invoice && invoice.currency !== currency) {
-          throw invalidRequest(
-            `The currency of this invoice item (${currency}) does not match the invoice's currency (${invoice.currency}).`,
-            { param: 'currency' }
-          )
         }
         const now = ctx.clock.now()
         const ii: Stripe.InvoiceItem = {

@@ -477,6 +477,13 @@ export function insertPrice(
 // Contract functions
 // ---------------------------------------------------------------------------
 
+/** Amount of `quantity` units of a price, in the smallest currency unit (Checkout, invoices). */
+export function lineAmount(price: Stripe.Price, quantity: number): number {
+  if (price.unit_amount !== null) return price.unit_amount * quantity
+  const decimalText = price.unit_amount_decimal === null ? '0' : String(price.unit_amount_decimal)
+  return Math.round(Number(decimalText) * quantity)
+}
+
 /**
  * A product referenced by a param: 400 resource_missing (with param) when unknown.
  * Without `scope` any live product matches; with it, only that account's (Connect).

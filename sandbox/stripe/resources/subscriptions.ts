@@ -10,11 +10,11 @@
 import type Stripe from 'stripe'
 import {
   type RenewOptions,
+  applyScheduleCancel,
   cancelSubscriptionNow,
   buildSubscriptionItem,
   checkSubscriptionPrices,
   createSubscription,
-  findCustomer,
   periodEnd,
   registerBillingClock,
   renewSubscription,
@@ -42,9 +42,15 @@ import {
   required,
   string,
 } from '../params.js'
-import { attachPaymentMethod, MAGIC_PAYMENT_METHODS, requirePaymentMethod } from '../payments.js'
+import {
+  attachPaymentMethod,
+  findCustomerRef,
+  MAGIC_PAYMENT_METHODS,
+  requirePaymentMethod,
+} from '../payments.js'
 import { type Body, SimError, list, str } from '../sim.js'
 import { createPriceFromData, findPrice, findProduct } from './prices.js'
+import { requireTransferDestination } from './transfers.js'
 
 /** A decimal number param such as `application_fee_percent=12.5`. */
 export function decimalNumber(options: { min?: number; max?: number } = {}): Spec<number> {
@@ -427,7 +433,7 @@ export const subscriptions: ResourceModule = {
       returns: 'subscription',
       handler({ params, origin, request }) {
         connectGuard(request, 'subscription', null)
-        const customer = findCustomer(ctx, params.customer)
+        const customer = findCustomerRef(ctx, params.customer, 'customer')
         const items = params.items ?? []
         if (items.length === 0) throw missingParameter('items')
         items.forEach((item, index) => checkItemPrice(ctx, item, `items[${index}]`, true))
@@ -478,13 +484,11 @@ export const subscriptions: ResourceModule = {
           )
         }
         if (params.transfer_data) {
-          if (!ctx.store.find('account', params.transfer_data.destination)) {
-            throw resourceMissing(
-              'account',
-              params.transfer_data.destination,
-              'transfer_data[destination]'
-            )
-          }
+          requireTransferDestination(
+            ctx,
+            params.transfer_data.destination,
+            'transfer_data[destination]'
+          )
         }
         if (
           params.application_fee_percent !== undefined &&
@@ -611,6 +615,13 @@ export const subscriptions: ResourceModule = {
           requirePaymentMethod(ctx, params.default_payment_method, 'default_payment_method')
         }
         if (params.items) validateItemChanges(ctx, current, params.items)
+        if (params.transfer_data) {
+          requireTransferDestination(
+            ctx,
+            params.transfer_data.destination,
+            'transfer_data[destination]'
+          )
+        }
 
         const customerId = String(current.customer)
         const next = clone(current)
@@ -638,24 +649,14 @@ export const subscriptions: ResourceModule = {
               }
             : null
         }
+        if (params.cancel_at_period_end !== undefined && params.cancel_at_period_end !== null) {
+          applyScheduleCancel(next, params.cancel_at_period_end, now)
+        }
         const details = next.cancellation_details ?? {
           comment: null,
           feedback: null,
           feedback_option: null,
           reason: null,
-        }
-        if (params.cancel_at_period_end === true) {
-          next.cancel_at_period_end = true
-          next.cancel_at = periodEnd(next)
-          next.canceled_at = now
-          details.reason = 'cancellation_requested'
-        } else if (params.cancel_at_period_end === false) {
-          next.cancel_at_period_end = false
-          next.cancel_at = null
-          next.canceled_at = null
-          details.reason = null
-          details.comment = null
-          details.feedback = null
         }
         if (params.cancel_at !== undefined) {
           next.cancel_at_period_end = false

@@ -26,6 +26,7 @@ import {
   required,
   string,
 } from '../params.js'
+import { findAccount } from './accounts.js'
 import { addBalanceTransaction, availableFunds, feeDetail } from './balance.js'
 
 declare module '../store.js' {
@@ -40,11 +41,6 @@ export const PLATFORM_APPLICATION = 'ca_SandboxPlatformApplication00'
 
 function emptyList<T>(url: string): Stripe.ApiList<T> {
   return { object: 'list', data: [], has_more: false, url }
-}
-
-/** A connected account, or undefined. */
-export function findAccount(ctx: ResourceContext, id: string): Stripe.Account | undefined {
-  return ctx.store.get('account', id)
 }
 
 /**
@@ -63,7 +59,7 @@ export function requireTransferDestination(
   if (!active) {
     throw invalidRequest(
       'Your destination account needs to have at least one of the following capabilities enabled: transfers, crypto_transfers, legacy_payments',
-      { param, code: 'insufficient_capabilities_for_transfer' }
+      { param, code: 'insufficient_capabilities_for_transfer', validation: true }
     )
   }
   return account

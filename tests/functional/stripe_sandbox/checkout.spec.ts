@@ -3,6 +3,7 @@ import Stripe from 'stripe'
 import {
   completeCheckoutSession,
   expireCheckoutSession,
+  settleAsyncCheckout,
 } from '../../../sandbox/stripe/resources/checkout_sessions.js'
 import { completeOnboarding } from '../../../sandbox/stripe/resources/accounts.js'
 import { explainShape, sweepStore } from '../../../sandbox/stripe/fidelity.js'
@@ -913,7 +914,9 @@ test.group('Stripe sandbox: checkout sessions', (group) => {
     assert.lengthOf(list.data, 1)
   })
 
-  test('Stripe-Account scopes sessions to the connected account', async ({ assert }) => {
+  test('Stripe-Account: creating a session on a connected account is refused, nothing stored', async ({
+    assert,
+  }) => {
     const account = await stripe.accounts.create({ country: 'US', type: 'express' })
     completeOnboarding(sandbox.context, account.id, 'complete')
     const scoped = { stripeAccount: account.id }
@@ -928,28 +931,275 @@ test.group('Stripe sandbox: checkout sessions', (group) => {
     assert.equal(platformError.code, 'resource_missing')
     assert.equal(platformError.param, 'line_items[0][price]')
 
-    const session = await stripe.checkout.sessions.create(
-      {
-        mode: 'payment',
-        line_items: [{ price: price.id, quantity: 1 }],
-        success_url: 'https://seller.example.com/ok',
-      },
-      scoped
+    const productsBefore = sandbox.eventLog('product.created').length
+    const refused = await expectStripeError(
+      assert,
+      stripe.checkout.sessions.create(
+        {
+          mode: 'payment',
+          line_items: [
+            { price: price.id, quantity: 1 },
+            {
+              price_data: { currency: 'usd', unit_amount: 300, product_data: { name: 'Extra' } },
+              quantity: 1,
+            },
+          ],
+          success_url: 'https://seller.example.com/ok',
+        },
+        scoped
+      )
     )
-    const mine = await stripe.checkout.sessions.retrieve(session.id, {}, scoped)
-    assert.equal(mine.amount_total, 900)
-    const hidden = await expectStripeError(assert, stripe.checkout.sessions.retrieve(session.id))
+    assert.equal(refused.statusCode, 400)
+    assert.equal(refused.type, 'StripeInvalidRequestError')
+    assert.include(refused.message, 'does not support Checkout Sessions on connected accounts')
+    assert.lengthOf(sandbox.context.store.list('checkout.session'), 0)
+    assert.lengthOf(sandbox.eventLog('product.created'), productsBefore, 'no price_data product')
+
+    // Reads stay scoped: a platform session is invisible with the header, and vice versa.
+    const platform = await paymentSession()
+    const hidden = await expectStripeError(
+      assert,
+      stripe.checkout.sessions.retrieve(platform.id, {}, scoped)
+    )
     assert.equal(hidden.statusCode, 404)
-    const platformList = await stripe.checkout.sessions.list()
-    assert.lengthOf(platformList.data, 0)
     const accountList = await stripe.checkout.sessions.list({}, scoped)
+    assert.lengthOf(accountList.data, 0)
+    const platformList = await stripe.checkout.sessions.list()
     assert.deepEqual(
-      accountList.data.map((s) => s.id),
-      [session.id]
+      platformList.data.map((s) => s.id),
+      [platform.id]
     )
-    const expired = await stripe.checkout.sessions.expire(session.id, {}, scoped)
-    assert.equal(expired.status, 'expired')
-    assert.equal(sandbox.eventLog('checkout.session.expired')[0].account, account.id)
+    const expireScoped = await expectStripeError(
+      assert,
+      stripe.checkout.sessions.expire(platform.id, {}, scoped)
+    )
+    assert.equal(expireScoped.statusCode, 404)
+  })
+
+  test('async payment: completes unpaid with a processing PaymentIntent, settles succeeded', async ({
+    assert,
+  }) => {
+    const session = await paymentSession({ customer_creation: 'always' })
+    const post = async (path: string, body: unknown) => {
+      const response = await fetch(`${sandbox.url}${path}`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify(body),
+      })
+      return { status: response.status, body: (await response.json()) as Record<string, unknown> }
+    }
+    const before = sandbox.eventLog().length
+    const completed = await post(`/_sim/checkout/sessions/${session.id}/complete`, {
+      async: 'pending',
+      email: 'slow@example.com',
+    })
+    assert.equal(completed.status, 200)
+    const pending = completed.body.session as Stripe.Checkout.Session
+    assert.isNull(completed.body.error)
+    assert.equal(pending.status, 'complete')
+    assert.equal(pending.payment_status, 'unpaid')
+    const intentId = String(pending.payment_intent)
+    assert.match(intentId, /^pi_/)
+    const processing = await stripe.paymentIntents.retrieve(intentId)
+    assert.equal(processing.status, 'processing')
+    assert.isNull(processing.latest_charge)
+    assert.equal(processing.customer, pending.customer)
+    assert.deepEqual(chronological(sandbox).slice(before), [
+      'customer.created',
+      'payment_intent.created',
+      'payment_intent.processing',
+      'checkout.session.completed',
+    ])
+    assert.include(await pageText(String(session.url)), 'Your payment is processing.')
+    const completedEvent = sandbox.eventLog('checkout.session.completed')[0]
+    assert.equal((completedEvent.data.object as Stripe.Checkout.Session).payment_status, 'unpaid')
+
+    const middle = sandbox.eventLog().length
+    const settled = await post(`/_sim/checkout/sessions/${session.id}/settle`, {
+      outcome: 'succeeded',
+    })
+    assert.equal(settled.status, 200)
+    assert.equal((settled.body as unknown as Stripe.Checkout.Session).payment_status, 'paid')
+    assert.deepEqual(chronological(sandbox).slice(middle), [
+      'charge.succeeded',
+      'payment_intent.succeeded',
+      'checkout.session.async_payment_succeeded',
+    ])
+    const event = sandbox.eventLog('checkout.session.async_payment_succeeded')[0]
+    assert.isNull(event.request?.id ?? null)
+    const eventSession = event.data.object as Stripe.Checkout.Session
+    assert.equal(eventSession.id, session.id)
+    assert.equal(eventSession.payment_status, 'paid')
+    assert.equal(eventSession.status, 'complete')
+    const retrieved = await stripe.checkout.sessions.retrieve(session.id)
+    assert.equal(retrieved.payment_status, 'paid')
+    assert.include(await pageText(String(session.url)), 'Your payment is complete.')
+    const paid = await stripe.paymentIntents.retrieve(intentId)
+    assert.equal(paid.status, 'succeeded')
+    assert.equal(paid.amount_received, 1000)
+    const charge = await stripe.charges.retrieve(String(paid.latest_charge))
+    assert.equal(charge.status, 'succeeded')
+    assert.equal(charge.customer, pending.customer)
+
+    // Once settled (or for a card completion) there is nothing left to settle.
+    const again = await post(`/_sim/checkout/sessions/${session.id}/settle`, {
+      outcome: 'failed',
+    })
+    assert.equal(again.status, 400)
+    const badOutcome = await post(`/_sim/checkout/sessions/${session.id}/settle`, {
+      outcome: 'maybe',
+    })
+    assert.equal(badOutcome.status, 400)
+    assert.lengthOf(sandbox.eventLog('checkout.session.async_payment_failed'), 0)
+  })
+
+  test('async payment: settles failed, emits async_payment_failed, stays unpaid', async ({
+    assert,
+  }) => {
+    const session = await paymentSession()
+    const done = completeCheckoutSession(sandbox.context, session.id, {
+      card: VISA,
+      async: 'pending',
+    })
+    assert.isNull(done.error)
+    assert.equal(done.session.payment_status, 'unpaid')
+    const before = sandbox.eventLog().length
+    const failed = settleAsyncCheckout(sandbox.context, session.id, 'failed')
+    assert.equal(failed.status, 'complete')
+    assert.equal(failed.payment_status, 'unpaid')
+    assert.deepEqual(chronological(sandbox).slice(before), [
+      'charge.failed',
+      'payment_intent.payment_failed',
+      'checkout.session.async_payment_failed',
+    ])
+    const event = sandbox.eventLog('checkout.session.async_payment_failed')[0]
+    assert.isNull(event.request?.id ?? null)
+    assert.equal((event.data.object as Stripe.Checkout.Session).payment_status, 'unpaid')
+    const intent = await stripe.paymentIntents.retrieve(String(done.session.payment_intent))
+    assert.equal(intent.status, 'requires_payment_method')
+    assert.equal(intent.amount_received, 0)
+    assert.isNotNull(intent.last_payment_error)
+    assert.lengthOf(sandbox.eventLog('checkout.session.async_payment_succeeded'), 0)
+    assert.throws(() => settleAsyncCheckout(sandbox.context, session.id, 'succeeded'))
+
+    // A card completion has nothing to settle; subscription mode has no async option.
+    const card = await paymentSession()
+    completeCheckoutSession(sandbox.context, card.id, { card: VISA })
+    assert.throws(() => settleAsyncCheckout(sandbox.context, card.id, 'succeeded'))
+    const subscription = await subscriptionSession()
+    assert.throws(() =>
+      completeCheckoutSession(sandbox.context, subscription.id, { card: VISA, async: 'pending' })
+    )
+    const untouched = await stripe.checkout.sessions.retrieve(subscription.id)
+    assert.equal(untouched.status, 'open')
+  })
+
+  test('customer_creation=always: decline then success puts the Customer on the reused PaymentIntent', async ({
+    assert,
+  }) => {
+    const session = await paymentSession({ customer_creation: 'always' })
+    const first = completeCheckoutSession(sandbox.context, session.id, { card: DECLINE })
+    assert.equal(first.error?.type, 'card_error')
+    const declined = sandbox.eventLog('payment_intent.payment_failed')[0].data
+      .object as Stripe.PaymentIntent
+    assert.isNull(declined.customer)
+    assert.lengthOf(sandbox.eventLog('customer.created'), 0)
+
+    const second = completeCheckoutSession(sandbox.context, session.id, {
+      card: VISA,
+      email: 'retry@example.com',
+    })
+    assert.isNull(second.error)
+    const customer = String(second.session.customer)
+    assert.match(customer, /^cus_/)
+    assert.equal(second.session.payment_intent, declined.id)
+    const intent = await stripe.paymentIntents.retrieve(declined.id)
+    assert.equal(intent.customer, customer)
+    const charge = await stripe.charges.retrieve(String(intent.latest_charge))
+    assert.equal(charge.customer, customer)
+    const succeeded = sandbox.eventLog('payment_intent.succeeded')[0].data
+      .object as Stripe.PaymentIntent
+    assert.equal(succeeded.customer, customer)
+  })
+
+  test('a completion refused for a bad destination creates no customer and no payment method', async ({
+    assert,
+  }) => {
+    const seller = await stripe.accounts.create({
+      country: 'US',
+      type: 'express',
+      capabilities: { transfers: { requested: true }, card_payments: { requested: true } },
+    })
+    completeOnboarding(sandbox.context, seller.id, 'complete')
+    const payment = await paymentSession({
+      customer_creation: 'always',
+      payment_intent_data: { transfer_data: { destination: seller.id } },
+    })
+    const subscription = await subscriptionSession({
+      subscription_data: { transfer_data: { destination: seller.id } },
+    })
+    await stripe.accounts.del(seller.id)
+    const before = sandbox.eventLog().length
+    for (let attempt = 0; attempt < 2; attempt++) {
+      for (const [id, param] of [
+        [payment.id, 'transfer_data[destination]'],
+        [subscription.id, 'subscription_data[transfer_data][destination]'],
+      ]) {
+        try {
+          completeCheckoutSession(sandbox.context, id, { card: VISA, email: 'x@example.com' })
+          assert.fail('expected the completion to be refused')
+        } catch (error) {
+          const apiError = error as { status: number; code: string; param: string }
+          assert.equal(apiError.status, 400)
+          assert.equal(apiError.code, 'resource_missing')
+          assert.equal(apiError.param, param)
+        }
+      }
+    }
+    assert.lengthOf(sandbox.context.store.list('customer'), 0)
+    assert.lengthOf(sandbox.context.store.list('payment_method'), 0)
+    assert.lengthOf(sandbox.context.store.list('payment_intent'), 0)
+    assert.deepEqual(chronological(sandbox).slice(before), [])
+    for (const id of [payment.id, subscription.id]) {
+      const stillOpen = await stripe.checkout.sessions.retrieve(id)
+      assert.equal(stillOpen.status, 'open')
+    }
+  })
+
+  test('subscription_data.trial_end: at least 48 hours away, becomes the trial', async ({
+    assert,
+  }) => {
+    const now = sandbox.context.clock.now()
+    const trialEnd = now + 5 * 24 * 60 * 60
+    const session = await subscriptionSession({ subscription_data: { trial_end: trialEnd } })
+    assert.equal(session.amount_total, 0)
+    const page = await pageText(String(session.url))
+    assert.include(page, '5 days free')
+    const done = completeCheckoutSession(sandbox.context, session.id, { card: VISA })
+    assert.isNull(done.error)
+    assert.equal(done.session.payment_status, 'no_payment_required')
+    const sub = await stripe.subscriptions.retrieve(String(done.session.subscription))
+    assert.equal(sub.status, 'trialing')
+    assert.equal(sub.trial_end, trialEnd)
+
+    const tooSoon = await expectStripeError(
+      assert,
+      subscriptionSession({ subscription_data: { trial_end: now + 47 * 60 * 60 } })
+    )
+    assert.equal(tooSoon.statusCode, 400)
+    assert.equal(tooSoon.param, 'subscription_data[trial_end]')
+    assert.include(tooSoon.message, '48 hours')
+    const both = await expectStripeError(
+      assert,
+      subscriptionSession({ subscription_data: { trial_end: trialEnd, trial_period_days: 7 } })
+    )
+    assert.equal(both.param, 'subscription_data[trial_end]')
+    const tooFar = await expectStripeError(
+      assert,
+      subscriptionSession({ subscription_data: { trial_end: now + 731 * 24 * 60 * 60 } })
+    )
+    assert.equal(tooFar.param, 'subscription_data[trial_end]')
+    assert.lengthOf(sandbox.context.store.list('checkout.session'), 1)
   })
 
   test('update sets session metadata only', async ({ assert }) => {

@@ -5,6 +5,7 @@ import {
   TEST_ACCOUNT_NUMBER,
   TEST_ROUTING_NUMBER,
   completeOnboarding,
+  findAccount,
 } from '../../../sandbox/stripe/resources/accounts.js'
 import { TEST_KEY, WebhookReceiver, sdk } from './helpers.js'
 
@@ -273,6 +274,37 @@ test.group('Stripe sandbox: Connect accounts', (group) => {
     const gone = await stripeError(stripe.accounts.retrieve(b.id))
     assert.instanceOf(gone, Stripe.errors.StripePermissionError)
     assert.equal(gone.statusCode, 403)
+  })
+
+  test('a deleted account is gone for transfers and destination charges too', async ({
+    assert,
+  }) => {
+    const account = await stripe.accounts.create({
+      type: 'express',
+      country: 'US',
+      capabilities: { transfers: { requested: true } },
+    })
+    completeOnboarding(sandbox.context, account.id, 'complete')
+    assert.equal(findAccount(sandbox.context, account.id)?.id, account.id)
+    await stripe.accounts.del(account.id)
+    assert.isUndefined(findAccount(sandbox.context, account.id))
+    const transfer = await stripeError(
+      stripe.transfers.create({ amount: 100, currency: 'usd', destination: account.id })
+    )
+    assert.equal(transfer.statusCode, 400)
+    assert.equal(transfer.code, 'resource_missing')
+    assert.equal(transfer.param, 'destination')
+    const charge = await stripeError(
+      stripe.paymentIntents.create({
+        amount: 1000,
+        currency: 'usd',
+        payment_method: 'pm_card_visa',
+        confirm: true,
+        transfer_data: { destination: account.id },
+      })
+    )
+    assert.equal(charge.param, 'transfer_data[destination]')
+    assert.equal(charge.message, `No such account: '${account.id}'`)
   })
 
   test('an unknown Stripe-Account or account id is a 403 account_invalid', async ({ assert }) => {

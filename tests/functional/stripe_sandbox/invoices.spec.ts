@@ -4,10 +4,15 @@ import { checkShape } from '../../../sandbox/stripe/fidelity.js'
 import { StripeSandbox } from '../../../sandbox/stripe/sandbox.js'
 import { sdk } from './helpers.js'
 
-function eventsSince(sandbox: StripeSandbox, mark: number): Stripe.Event[] {
-  const all = sandbox.eventLog()
-  return all
-    .slice(0, all.length - mark)
+/** The ids of the events so far: a mark that survives the 30-day event retention. */
+function markOf(sandbox: StripeSandbox): Set<string> {
+  return new Set(sandbox.eventLog().map((event) => event.id))
+}
+
+function eventsSince(sandbox: StripeSandbox, mark: Set<string>): Stripe.Event[] {
+  return sandbox
+    .eventLog()
+    .filter((event) => !mark.has(event.id))
     .reverse()
     .filter((event) => !event.type.startsWith('balance.'))
 }
@@ -45,7 +50,7 @@ test.group('Stripe sandbox: invoices', (group) => {
       name: 'Ada',
       invoice_prefix: 'ADA1',
     })
-    const mark = sandbox.eventLog().length
+    const mark = markOf(sandbox)
     const custom = await stripe.invoiceItems.create({
       customer: customer.id,
       amount: 500,
@@ -206,7 +211,7 @@ test.group('Stripe sandbox: invoices', (group) => {
     assert.equal(refreshed.total, 450)
     assert.equal(refreshed.lines.data[0].description, 'Adjusted')
 
-    const mark = sandbox.eventLog().length
+    const mark = markOf(sandbox)
     const deleted = await stripe.invoiceItems.del(attached.id)
     assert.deepEqual({ ...deleted }, { id: attached.id, object: 'invoiceitem', deleted: true })
     refreshed = await stripe.invoices.retrieve(draft.id)
@@ -243,7 +248,7 @@ test.group('Stripe sandbox: invoices', (group) => {
       amount: 1200,
       currency: 'usd',
     })
-    const mark = sandbox.eventLog().length
+    const mark = markOf(sandbox)
     const finalized = await stripe.invoices.finalizeInvoice(invoice.id)
     assert.equal(finalized.total, 1200)
     assert.equal(finalized.starting_balance, -500)
@@ -270,7 +275,132 @@ test.group('Stripe sandbox: invoices', (group) => {
     const covered = await stripe.invoices.finalizeInvoice(small.id)
     assert.equal(covered.status, 'paid')
     assert.equal(covered.amount_due, 0)
+    assert.equal(covered.starting_balance, -5000)
     assert.equal(covered.ending_balance, -4200)
+  })
+
+  test('starting_balance is the balance before finalization, not the part applied', async ({
+    assert,
+  }) => {
+    const customer = await stripe.customers.create({ email: 'credit2@example.com', balance: -1000 })
+    const invoice = await stripe.invoices.create({ customer: customer.id })
+    await stripe.invoiceItems.create({
+      customer: customer.id,
+      invoice: invoice.id,
+      amount: 600,
+      currency: 'usd',
+    })
+    const mark = markOf(sandbox)
+    const finalized = await stripe.invoices.finalizeInvoice(invoice.id)
+    assert.equal(finalized.total, 600)
+    assert.equal(finalized.starting_balance, -1000)
+    assert.equal(finalized.ending_balance, -400)
+    assert.equal(finalized.amount_due, 0)
+    assert.equal(finalized.status, 'paid')
+    const events = eventsSince(sandbox, mark)
+    assert.equal(events[0].type, 'customer.updated')
+    assert.deepEqual(events[0].data.previous_attributes, { balance: -1000 })
+    assert.equal(((await stripe.customers.retrieve(customer.id)) as Stripe.Customer).balance, -400)
+
+    // A debit is added in full: starting_balance is the debit, ending_balance 0.
+    const owing = await stripe.customers.create({ email: 'debit@example.com', balance: 300 })
+    const debitInvoice = await stripe.invoices.create({ customer: owing.id })
+    await stripe.invoiceItems.create({
+      customer: owing.id,
+      invoice: debitInvoice.id,
+      amount: 600,
+      currency: 'usd',
+    })
+    const debited = await stripe.invoices.finalizeInvoice(debitInvoice.id)
+    assert.equal(debited.starting_balance, 300)
+    assert.equal(debited.ending_balance, 0)
+    assert.equal(debited.amount_due, 900)
+  })
+
+  test('an invoice item in another currency than its invoice is refused before any price is created', async ({
+    assert,
+  }) => {
+    const customer = await stripe.customers.create({ email: 'currency@example.com' })
+    const invoice = await stripe.invoices.create({ customer: customer.id, currency: 'usd' })
+    const product = await stripe.products.create({ name: 'Euro workshop' })
+    const pricesBefore = sandbox.context.store.list('price').length
+    const eventsBefore = sandbox.eventLog().length
+    const error = await failure(
+      stripe.invoiceItems.create({
+        customer: customer.id,
+        invoice: invoice.id,
+        price_data: { currency: 'eur', product: product.id, unit_amount: 900 },
+      })
+    )
+    assert.equal(error.statusCode, 400)
+    assert.equal(error.type, 'StripeInvalidRequestError')
+    assert.equal(error.param, 'currency')
+    assert.include(error.message, '(eur)')
+    assert.equal(sandbox.context.store.list('price').length, pricesBefore)
+    assert.equal(sandbox.eventLog().length, eventsBefore)
+    const amountError = await failure(
+      stripe.invoiceItems.create({
+        customer: customer.id,
+        invoice: invoice.id,
+        amount: 900,
+        currency: 'eur',
+      })
+    )
+    assert.equal(amountError.statusCode, 400)
+    assert.equal(amountError.param, 'currency')
+    const draft = await stripe.invoices.retrieve(invoice.id)
+    assert.lengthOf(draft.lines.data, 0)
+    assert.lengthOf(
+      sandbox.context.store.list('invoiceitem').filter((ii) => ii.customer === customer.id),
+      0
+    )
+  })
+
+  test('transfer_data[destination] needs an active transfers capability', async ({ assert }) => {
+    const customer = await stripe.customers.create({ email: 'dest@example.com' })
+    const account = await stripe.accounts.create({
+      country: 'US',
+      controller: {
+        stripe_dashboard: { type: 'express' },
+        fees: { payer: 'application' },
+        losses: { payments: 'application' },
+        requirement_collection: 'stripe',
+      },
+      capabilities: { transfers: { requested: true }, card_payments: { requested: true } },
+    })
+    const inactive = await failure(
+      stripe.invoices.create({ customer: customer.id, transfer_data: { destination: account.id } })
+    )
+    assert.equal(inactive.statusCode, 400)
+    assert.equal(inactive.code, 'insufficient_capabilities_for_transfer')
+    assert.equal(inactive.param, 'transfer_data[destination]')
+    const missing = await failure(
+      stripe.invoices.create({
+        customer: customer.id,
+        transfer_data: { destination: 'acct_1NoSuchAccount00' },
+      })
+    )
+    assert.equal(missing.statusCode, 400)
+    assert.equal(missing.code, 'resource_missing')
+    assert.equal(missing.param, 'transfer_data[destination]')
+    const draft = await stripe.invoices.create({ customer: customer.id })
+    const onUpdate = await failure(
+      stripe.invoices.update(draft.id, { transfer_data: { destination: account.id } })
+    )
+    assert.equal(onUpdate.code, 'insufficient_capabilities_for_transfer')
+    const onboard = await fetch(`${sandbox.url}/_sim/accounts/${account.id}/onboard`, {
+      method: 'POST',
+    })
+    assert.equal(onboard.status, 200)
+    const accepted = await stripe.invoices.update(draft.id, {
+      transfer_data: { destination: account.id },
+    })
+    assert.equal(accepted.id, draft.id)
+    // Invoice has no transfer_data field in this API version: the engine keeps it.
+    assert.equal(
+      sandbox.context.store.get('billing.invoice_state', draft.id)?.transferData?.destination,
+      account.id
+    )
   })
 
   test('a declined pay is a 402; the invoice stays open and counts the attempt', async ({
@@ -285,7 +415,7 @@ test.group('Stripe sandbox: invoices', (group) => {
       currency: 'usd',
     })
     await stripe.invoices.finalizeInvoice(invoice.id)
-    const mark = sandbox.eventLog().length
+    const mark = markOf(sandbox)
     const error = await failure(
       stripe.invoices.pay(invoice.id, { payment_method: 'pm_card_chargeDeclined' })
     )
@@ -357,7 +487,7 @@ test.group('Stripe sandbox: invoices', (group) => {
     await stripe.invoices.sendInvoice(invoice.id)
     assert.equal((sandbox.eventLog('invoice.sent')[0].data.object as Stripe.Invoice).id, invoice.id)
 
-    const mark = sandbox.eventLog().length
+    const mark = markOf(sandbox)
     const voided = await stripe.invoices.voidInvoice(invoice.id)
     assert.equal(voided.status, 'void')
     assert.equal(voided.amount_remaining, 0)
@@ -503,7 +633,7 @@ test.group('Stripe sandbox: invoices', (group) => {
     assert.equal(line.parent?.type, 'subscription_item_details')
     assert.equal(line.pricing?.price_details?.price, price.id)
     assert.equal(String(line.pricing?.unit_amount_decimal), '900')
-    assert.equal(line.description, '1 × Basic (at 9.00 USD / month)')
+    assert.equal(line.description, '1 × Basic (at $9.00 / month)')
   })
 
   test('an auto-advancing invoice is charged automatically about an hour after finalizing', async ({

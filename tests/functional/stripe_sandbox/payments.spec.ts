@@ -1,9 +1,14 @@
 import { test } from '@japa/runner'
 import Stripe from 'stripe'
 import {
+  beginProcessingPayment,
+  checkCard,
   collectPayment,
   createCardPaymentMethod,
   declineFor,
+  minimumChargeAmount,
+  parseExpiry,
+  settleProcessingPayment,
 } from '../../../sandbox/stripe/payments.js'
 import { StripeSandbox } from '../../../sandbox/stripe/sandbox.js'
 import { sdk } from './helpers.js'
@@ -894,5 +899,144 @@ test.group('Stripe sandbox: payment intents and charges', (group) => {
         }),
       "No such customer: 'cus_unknown'"
     )
+  })
+
+  test('a retry on an existing PaymentIntent takes the customer the retry brings', async ({
+    assert,
+  }) => {
+    const context = sandbox.context
+    const declined = collectPayment(context, {
+      amount: 2500,
+      currency: 'usd',
+      customer: null,
+      paymentMethod: 'pm_card_chargeDeclined',
+      offSession: false,
+      origin: null,
+    })
+    assert.isFalse(declined.succeeded)
+    assert.isNull(declined.paymentIntent.customer)
+    const customer = await stripe.customers.create({ email: 'later@example.com' })
+    const retried = collectPayment(context, {
+      amount: 2500,
+      currency: 'usd',
+      customer: customer.id,
+      paymentMethod: 'pm_card_visa',
+      offSession: false,
+      paymentIntent: declined.paymentIntent.id,
+      origin: null,
+    })
+    assert.isTrue(retried.succeeded)
+    assert.equal(retried.paymentIntent.id, declined.paymentIntent.id)
+    assert.equal(retried.paymentIntent.customer, customer.id)
+    assert.equal(retried.charge.customer, customer.id)
+    const stored = await stripe.paymentIntents.retrieve(declined.paymentIntent.id)
+    assert.equal(stored.customer, customer.id)
+
+    // Without a customer the retry keeps the intent's own.
+    const owned = collectPayment(context, {
+      amount: 2500,
+      currency: 'usd',
+      customer: customer.id,
+      paymentMethod: 'pm_card_chargeDeclined',
+      offSession: false,
+      origin: null,
+    })
+    const kept = collectPayment(context, {
+      amount: 2500,
+      currency: 'usd',
+      customer: null,
+      paymentMethod: 'pm_card_visa',
+      offSession: false,
+      paymentIntent: owned.paymentIntent.id,
+      origin: null,
+    })
+    assert.equal(kept.paymentIntent.customer, customer.id)
+  })
+
+  test('a processing payment settles succeeded or failed (async payment methods)', async ({
+    assert,
+  }) => {
+    const context = sandbox.context
+    const events = await eventsDuring(sandbox, async () => {
+      const intent = beginProcessingPayment(context, {
+        amount: 3000,
+        currency: 'usd',
+        customer: null,
+        paymentMethod: 'pm_card_visa',
+        offSession: false,
+        origin: null,
+      })
+      assert.equal(intent.status, 'processing')
+      assert.match(String(intent.payment_method), /^pm_/)
+      assert.isNull(intent.latest_charge)
+      assert.throws(
+        () => settleProcessingPayment(context, 'pi_missing', 'succeeded', null),
+        "No such payment_intent: 'pi_missing'"
+      )
+      const paid = settleProcessingPayment(context, intent.id, 'succeeded', null)
+      assert.isTrue(paid.succeeded)
+      assert.equal(paid.paymentIntent.status, 'succeeded')
+      assert.equal(paid.charge.amount_captured, 3000)
+      assert.throws(
+        () => settleProcessingPayment(context, intent.id, 'failed', null),
+        /not processing/
+      )
+    })
+    assert.deepEqual(
+      events.map((event) => event.type),
+      [
+        'payment_intent.created',
+        'payment_intent.processing',
+        'charge.succeeded',
+        'payment_intent.succeeded',
+      ]
+    )
+
+    // Even a card that would succeed fails when the settlement says so.
+    const intent = beginProcessingPayment(context, {
+      amount: 3000,
+      currency: 'usd',
+      customer: null,
+      paymentMethod: 'pm_card_visa',
+      offSession: false,
+      origin: null,
+    })
+    const failed = settleProcessingPayment(context, intent.id, 'failed', null)
+    assert.isFalse(failed.succeeded)
+    assert.equal(failed.charge.status, 'failed')
+    assert.equal(failed.paymentIntent.status, 'requires_payment_method')
+    assert.equal(failed.error?.status, 402)
+    assert.throws(
+      () =>
+        beginProcessingPayment(context, {
+          amount: 10,
+          currency: 'usd',
+          customer: null,
+          paymentMethod: 'pm_card_visa',
+          offSession: false,
+          origin: null,
+        }),
+      /Amount must be at least/
+    )
+  })
+
+  test('shared card helpers: checkCard, parseExpiry, minimumChargeAmount', ({ assert }) => {
+    const now = Date.UTC(2026, 5, 15) / 1000
+    const good = { number: '4242 4242 4242 4242', exp_month: 12, exp_year: 2030, cvc: '123' }
+    assert.isNull(checkCard(good, now))
+    assert.equal(checkCard({ ...good, number: '4242424242424241' }, now)?.code, 'incorrect_number')
+    assert.equal(checkCard({ ...good, exp_month: 13 }, now)?.reason, 'month_invalid')
+    assert.equal(checkCard({ ...good, exp_year: 2025 }, now)?.reason, 'year_past')
+    assert.equal(checkCard({ ...good, exp_year: 26, exp_month: 5 }, now)?.reason, 'month_past')
+    assert.equal(checkCard({ ...good, exp_year: 2090 }, now)?.code, 'invalid_expiry_year')
+    assert.equal(checkCard({ ...good, cvc: '12' }, now)?.field, 'cvc')
+    assert.deepEqual(parseExpiry('04 / 29'), { exp_month: 4, exp_year: 2029 })
+    assert.deepEqual(parseExpiry('4/2031'), { exp_month: 4, exp_year: 2031 })
+    assert.isNull(parseExpiry('0429'))
+    assert.isNull(parseExpiry(''))
+    assert.equal(minimumChargeAmount('usd'), 50)
+    assert.equal(minimumChargeAmount('GBP'), 30)
+    assert.equal(minimumChargeAmount('mxn'), 1000)
+    assert.equal(minimumChargeAmount('xyz'), 50)
   })
 })

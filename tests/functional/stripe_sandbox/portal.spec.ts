@@ -11,10 +11,15 @@ async function statusOf(stripe: Stripe, id: string): Promise<string> {
   return subscription.status
 }
 
-function eventsSince(sandbox: StripeSandbox, mark: number): Stripe.Event[] {
-  const all = sandbox.eventLog()
-  return all
-    .slice(0, all.length - mark)
+/** The ids of the events so far: a mark that survives the 30-day event retention. */
+function markOf(sandbox: StripeSandbox): Set<string> {
+  return new Set(sandbox.eventLog().map((event) => event.id))
+}
+
+function eventsSince(sandbox: StripeSandbox, mark: Set<string>): Stripe.Event[] {
+  return sandbox
+    .eventLog()
+    .filter((event) => !mark.has(event.id))
     .reverse()
     .filter((event) => !event.type.startsWith('balance.'))
 }
@@ -76,7 +81,7 @@ test.group('Stripe sandbox: customer portal', (group) => {
     assert,
   }) => {
     const { customer } = await subscribed()
-    const mark = sandbox.eventLog().length
+    const mark = markOf(sandbox)
     const session = await stripe.billingPortal.sessions.create({
       customer: customer.id,
       return_url: 'https://studio.example/account',
@@ -153,7 +158,7 @@ test.group('Stripe sandbox: customer portal', (group) => {
     assert.equal(created.business_profile.headline, 'Studio Billing')
     assert.deepEqual(checkShape(created, { expansions: sandbox.expansions }), [])
 
-    const mark = sandbox.eventLog().length
+    const mark = markOf(sandbox)
     const updated = await stripe.billingPortal.configurations.update(created.id, {
       features: { payment_method_update: { enabled: true } },
       name: 'Main',
@@ -218,7 +223,7 @@ test.group('Stripe sandbox: customer portal', (group) => {
     const { customer, subscription } = await subscribed()
     const session = await stripe.billingPortal.sessions.create({ customer: customer.id })
     const end = subscription.items.data[0].current_period_end
-    let mark = sandbox.eventLog().length
+    let mark = markOf(sandbox)
     const location = await submit(`${session.url}/cancel`, {
       subscription: subscription.id,
       reason: 'too_expensive',
@@ -247,7 +252,7 @@ test.group('Stripe sandbox: customer portal', (group) => {
       cancellation_details: { feedback: null, reason: null },
     })
 
-    mark = sandbox.eventLog().length
+    mark = markOf(sandbox)
     const renewed = await submit(`${session.url}/renew`, { subscription: subscription.id })
     assert.include(decodeURIComponent(renewed), 'Your plan has been renewed')
     const active = await stripe.subscriptions.retrieve(subscription.id)
@@ -275,7 +280,7 @@ test.group('Stripe sandbox: customer portal', (group) => {
   }) => {
     const { customer, subscription } = await subscribed()
     const session = await stripe.billingPortal.sessions.create({ customer: customer.id })
-    const mark = sandbox.eventLog().length
+    const mark = markOf(sandbox)
     const location = await submit(`${session.url}/cancel_now`, {
       subscription: subscription.id,
       reason: 'unused',
@@ -300,6 +305,42 @@ test.group('Stripe sandbox: customer portal', (group) => {
     assert.equal(await statusOf(stripe, other.subscription.id), 'active')
   })
 
+  test('Cancel immediately on a past_due subscription stops retrying its open invoice', async ({
+    assert,
+  }) => {
+    const { customer, subscription } = await subscribed('pm_card_chargeCustomerFail')
+    const end = subscription.items.data[0].current_period_end
+    await sandbox.advanceClock(end - sandbox.now() + 10)
+    assert.equal(await statusOf(stripe, subscription.id), 'past_due')
+    const openList = await stripe.invoices.list({ subscription: subscription.id, status: 'open' })
+    const open = openList.data[0]
+    assert.equal(open.next_payment_attempt, end + 3 * 86_400)
+    const session = await stripe.billingPortal.sessions.create({ customer: customer.id })
+    let mark = markOf(sandbox)
+    await submit(`${session.url}/cancel_now`, { subscription: subscription.id })
+    const events = eventsSince(sandbox, mark)
+    assert.deepEqual(
+      events.map((event) => event.type),
+      ['customer.subscription.deleted', 'invoice.updated']
+    )
+    assert.deepEqual(events[1].data.previous_attributes, {
+      auto_advance: true,
+      next_payment_attempt: end + 3 * 86_400,
+    })
+    assert.isNull(events[1].request?.id)
+    mark = markOf(sandbox)
+    await sandbox.advanceClock(10 * 86_400)
+    assert.deepEqual(
+      eventsSince(sandbox, mark)
+        .map((event) => event.type)
+        .filter((type) => type.startsWith('charge.') || type.startsWith('invoice.')),
+      []
+    )
+    const after = await stripe.invoices.retrieve(open.id)
+    assert.equal(after.attempt_count, 1)
+    assert.isFalse(after.auto_advance)
+  })
+
   test('Update payment method: new default card, subscriptions updated, past-due invoice retried', async ({
     assert,
   }) => {
@@ -315,7 +356,7 @@ test.group('Stripe sandbox: customer portal', (group) => {
     })
     assert.include(decodeURIComponent(bad), 'error=Your card number is incorrect.')
 
-    const mark = sandbox.eventLog().length
+    const mark = markOf(sandbox)
     const location = await submit(`${session.url}/payment_method`, {
       card_number: '4242 4242 4242 4242',
       expiry: '12 / 34',

@@ -9,17 +9,22 @@ import { WebhookReceiver, sdk } from './helpers.js'
 
 const DAY = 86_400
 
-/** Events emitted since `mark` (the event count then), oldest first, without balance.* noise. */
 /** The subscription's status as the API reports it now. */
 async function statusOf(stripe: Stripe, id: string): Promise<string> {
   const subscription = await stripe.subscriptions.retrieve(id)
   return subscription.status
 }
 
-function eventsSince(sandbox: StripeSandbox, mark: number): Stripe.Event[] {
-  const all = sandbox.eventLog()
-  return all
-    .slice(0, all.length - mark)
+/** The ids of the events so far: a mark that survives the 30-day event retention. */
+function markOf(sandbox: StripeSandbox): Set<string> {
+  return new Set(sandbox.eventLog().map((event) => event.id))
+}
+
+/** Events emitted since `mark`, oldest first, without balance.* noise. */
+function eventsSince(sandbox: StripeSandbox, mark: Set<string>): Stripe.Event[] {
+  return sandbox
+    .eventLog()
+    .filter((event) => !mark.has(event.id))
     .reverse()
     .filter((event) => !event.type.startsWith('balance.'))
 }
@@ -83,7 +88,7 @@ test.group('Stripe sandbox: renewals over time', (group) => {
     const { subscription: sub } = await subscribe(stripe, 'pm_card_visa')
     const firstInvoice = String(sub.latest_invoice)
     const end = sub.items.data[0].current_period_end
-    const mark = sandbox.eventLog().length
+    const mark = markOf(sandbox)
     await sandbox.advanceClock(end - sandbox.now() + 10)
 
     const renewed = await stripe.subscriptions.retrieve(sub.id)
@@ -144,7 +149,7 @@ test.group('Stripe sandbox: renewals over time', (group) => {
     assert.equal(sub.status, 'active')
     const end = sub.items.data[0].current_period_end
 
-    let mark = sandbox.eventLog().length
+    let mark = markOf(sandbox)
     await sandbox.advanceClock(end - sandbox.now() + 10)
     let events = eventsSince(sandbox, mark)
     assert.deepEqual(
@@ -181,7 +186,7 @@ test.group('Stripe sandbox: renewals over time', (group) => {
       [2, end + 5 * DAY],
       [3, end + 7 * DAY],
     ] as const) {
-      mark = sandbox.eventLog().length
+      mark = markOf(sandbox)
       await sandbox.advanceClock(Number(invoice.next_payment_attempt) - sandbox.now() + 10)
       invoice = await stripe.invoices.retrieve(invoice.id)
       assert.equal(invoice.attempt_count, attempt)
@@ -196,7 +201,7 @@ test.group('Stripe sandbox: renewals over time', (group) => {
     }
 
     // Last retry (day 7) fails: afterFinalFailure 'cancel' (the default).
-    mark = sandbox.eventLog().length
+    mark = markOf(sandbox)
     await sandbox.advanceClock(Number(invoice.next_payment_attempt) - sandbox.now() + 10)
     events = eventsSince(sandbox, mark)
     assert.deepEqual(
@@ -206,8 +211,12 @@ test.group('Stripe sandbox: renewals over time', (group) => {
         'payment_intent.payment_failed',
         'invoice.payment_failed',
         'customer.subscription.deleted',
+        'invoice.updated',
       ]
     )
+    // The canceled subscription's open invoice is no longer collected automatically.
+    assert.deepEqual(events[4].data.previous_attributes, { auto_advance: true })
+    assert.isFalse((events[4].data.object as Stripe.Invoice).auto_advance)
     assert.isNull((events[2].data.object as Stripe.Invoice).next_payment_attempt)
     assert.equal((events[2].data.object as Stripe.Invoice).attempt_count, 4)
     const canceled = await stripe.subscriptions.retrieve(sub.id)
@@ -219,12 +228,63 @@ test.group('Stripe sandbox: renewals over time', (group) => {
     assert.isNull(invoice.next_payment_attempt)
 
     // Nothing more happens to a canceled subscription.
-    mark = sandbox.eventLog().length
+    mark = markOf(sandbox)
     await sandbox.advanceClock(60 * DAY)
     assert.lengthOf(
       eventsSince(sandbox, mark).filter((event) => event.type.startsWith('invoice.')),
       0
     )
+  })
+
+  test('cancelling a past_due subscription stops its retries (auto_advance false, invoice.updated)', async ({
+    assert,
+  }) => {
+    const { subscription: sub } = await subscribe(stripe, 'pm_card_chargeCustomerFail')
+    const end = sub.items.data[0].current_period_end
+    await sandbox.advanceClock(end - sandbox.now() + 10)
+    assert.equal(await statusOf(stripe, sub.id), 'past_due')
+    let [, invoice] = await invoicesOf(stripe, sub.id)
+    assert.equal(invoice.status, 'open')
+    assert.equal(invoice.attempt_count, 1)
+    assert.equal(invoice.next_payment_attempt, end + 3 * DAY)
+    assert.isTrue(invoice.auto_advance)
+
+    let mark = markOf(sandbox)
+    const canceled = await stripe.subscriptions.cancel(sub.id)
+    assert.equal(canceled.status, 'canceled')
+    const events = eventsSince(sandbox, mark)
+    assert.deepEqual(
+      events.map((event) => event.type),
+      ['customer.subscription.deleted', 'invoice.updated']
+    )
+    assert.equal((events[1].data.object as Stripe.Invoice).id, invoice.id)
+    assert.deepEqual(events[1].data.previous_attributes, {
+      auto_advance: true,
+      next_payment_attempt: end + 3 * DAY,
+    })
+    assert.isNotNull(events[1].request?.id)
+    invoice = await stripe.invoices.retrieve(invoice.id)
+    assert.equal(invoice.status, 'open')
+    assert.isFalse(invoice.auto_advance)
+    assert.isNull(invoice.next_payment_attempt)
+
+    // Past every retry day (3, 5, 7) and the next period: no further charge attempts.
+    mark = markOf(sandbox)
+    await sandbox.advanceClock(40 * DAY)
+    const later = eventsSince(sandbox, mark).map((event) => event.type)
+    assert.deepEqual(
+      later.filter(
+        (type) =>
+          type.startsWith('charge.') ||
+          type.startsWith('payment_intent.') ||
+          type.startsWith('invoice.')
+      ),
+      []
+    )
+    invoice = await stripe.invoices.retrieve(invoice.id)
+    assert.equal(invoice.attempt_count, 1)
+    assert.equal(invoice.status, 'open')
+    assert.lengthOf(await invoicesOf(stripe, sub.id), 2)
   })
 
   test('afterFinalFailure mark_unpaid: unpaid, and later invoices stay drafts', async ({
@@ -235,7 +295,7 @@ test.group('Stripe sandbox: renewals over time', (group) => {
     const { subscription: sub } = await subscribe(stripe, 'pm_card_chargeCustomerFail')
     const end = sub.items.data[0].current_period_end
     await sandbox.advanceClock(end - sandbox.now() + 10)
-    const mark = sandbox.eventLog().length
+    const mark = markOf(sandbox)
     await sandbox.advanceClock(DAY)
     const events = eventsSince(sandbox, mark)
     assert.deepEqual(events.map((event) => event.type).slice(-2), [
@@ -279,7 +339,7 @@ test.group('Stripe sandbox: renewals over time', (group) => {
     assert.equal(await statusOf(stripe, sub.id), 'past_due')
     await stripe.subscriptions.update(sub.id, { default_payment_method: 'pm_card_visa' })
 
-    const mark = sandbox.eventLog().length
+    const mark = markOf(sandbox)
     await sandbox.advanceClock(3 * DAY)
     const events = eventsSince(sandbox, mark)
     assert.deepEqual(
@@ -306,7 +366,7 @@ test.group('Stripe sandbox: renewals over time', (group) => {
     const { subscription: sub } = await subscribe(stripe, 'pm_card_visa')
     const end = sub.items.data[0].current_period_end
     await stripe.subscriptions.update(sub.id, { cancel_at_period_end: true })
-    const mark = sandbox.eventLog().length
+    const mark = markOf(sandbox)
     await sandbox.advanceClock(end - sandbox.now() - 60)
     assert.equal(await statusOf(stripe, sub.id), 'active')
     await sandbox.advanceClock(120)
@@ -337,7 +397,7 @@ test.group('Stripe sandbox: renewals over time', (group) => {
   test('a jump over several periods renews each one in order', async ({ assert }) => {
     const { subscription: sub } = await subscribe(stripe, 'pm_card_visa')
     const created = sub.created
-    const mark = sandbox.eventLog().length
+    const mark = markOf(sandbox)
     await sandbox.advanceClock(addMonths(created, 3) - sandbox.now() + 3600)
     const invoices = await invoicesOf(stripe, sub.id)
     assert.lengthOf(invoices, 4)
@@ -373,7 +433,7 @@ test.group('Stripe sandbox: renewals over time', (group) => {
   }) => {
     const { subscription: sub } = await subscribe(stripe, 'pm_card_chargeCustomerFail')
     const end = sub.items.data[0].current_period_end
-    const mark = sandbox.eventLog().length
+    const mark = markOf(sandbox)
     await sandbox.advanceClock(end - sandbox.now() + 10 * DAY)
     const types = eventsSince(sandbox, mark)
       .map((event) => event.type)
@@ -410,7 +470,7 @@ test.group('Stripe sandbox: renewals over time', (group) => {
     assert.lengthOf(warnings, 1)
     assert.equal((warnings[0].data.object as Stripe.Subscription).id, sub.id)
 
-    const mark = sandbox.eventLog().length
+    const mark = markOf(sandbox)
     await sandbox.advanceClock(trialEnd - sandbox.now() + 10)
     const events = eventsSince(sandbox, mark)
     assert.equal(events[0].type, 'customer.subscription.updated')
@@ -436,7 +496,7 @@ test.group('Stripe sandbox: renewals over time', (group) => {
     assert.equal(sub.status, 'incomplete')
     await sandbox.advanceClock(22 * 3600)
     assert.equal(await statusOf(stripe, sub.id), 'incomplete')
-    const mark = sandbox.eventLog().length
+    const mark = markOf(sandbox)
     await sandbox.advanceClock(3600 + 10)
     assert.deepEqual(
       eventsSince(sandbox, mark).map((event) => event.type),

@@ -5,16 +5,23 @@ import { checkShape } from '../../../sandbox/stripe/fidelity.js'
 import { StripeSandbox } from '../../../sandbox/stripe/sandbox.js'
 import { sdk } from './helpers.js'
 
-/** Events emitted since `mark` (the event count at that time), oldest first. */
 /** The subscription's status as the API reports it now. */
 async function statusOf(stripe: Stripe, id: string): Promise<string> {
   const subscription = await stripe.subscriptions.retrieve(id)
   return subscription.status
 }
 
-function eventsSince(sandbox: StripeSandbox, mark: number): Stripe.Event[] {
-  const all = sandbox.eventLog()
-  return all.slice(0, all.length - mark).reverse()
+/** The ids of the events so far: a mark that survives the 30-day event retention. */
+function markOf(sandbox: StripeSandbox): Set<string> {
+  return new Set(sandbox.eventLog().map((event) => event.id))
+}
+
+/** Events emitted since `mark`, oldest first. */
+function eventsSince(sandbox: StripeSandbox, mark: Set<string>): Stripe.Event[] {
+  return sandbox
+    .eventLog()
+    .filter((event) => !mark.has(event.id))
+    .reverse()
 }
 
 /** `ts` plus `months` calendar months (day clamped to the month's end), as Stripe bills. */
@@ -63,7 +70,7 @@ test.group('Stripe sandbox: subscriptions', (group) => {
     assert,
   }) => {
     const customer = await stripe.customers.create({ email: 'sub@example.com' })
-    const mark = sandbox.eventLog().length
+    const mark = markOf(sandbox)
     const sub = await stripe.subscriptions.create({
       customer: customer.id,
       items: [{ price: monthly.id, quantity: 2, metadata: { seat: 'a' } }],
@@ -202,7 +209,7 @@ test.group('Stripe sandbox: subscriptions', (group) => {
     assert,
   }) => {
     const customer = await stripe.customers.create({ email: 'declined@example.com' })
-    const mark = sandbox.eventLog().length
+    const mark = markOf(sandbox)
     const sub = await stripe.subscriptions.create({
       customer: customer.id,
       items: [{ price: monthly.id }],
@@ -329,7 +336,7 @@ test.group('Stripe sandbox: subscriptions', (group) => {
 
   test('a trial starts trialing with a $0 paid invoice', async ({ assert }) => {
     const customer = await stripe.customers.create({ email: 'trial@example.com' })
-    const mark = sandbox.eventLog().length
+    const mark = markOf(sandbox)
     const sub = await stripe.subscriptions.create({
       customer: customer.id,
       items: [{ price: monthly.id }],
@@ -369,7 +376,7 @@ test.group('Stripe sandbox: subscriptions', (group) => {
       default_payment_method: 'pm_card_visa',
     })
     const end = sub.items.data[0].current_period_end
-    const mark = sandbox.eventLog().length
+    const mark = markOf(sandbox)
     const scheduled = await stripe.subscriptions.update(sub.id, {
       cancel_at_period_end: true,
       cancellation_details: { comment: 'Too pricey', feedback: 'too_expensive' },
@@ -423,7 +430,7 @@ test.group('Stripe sandbox: subscriptions', (group) => {
       metadata: { keep: '1', drop: '2' },
     })
     const item = sub.items.data[0]
-    const mark = sandbox.eventLog().length
+    const mark = markOf(sandbox)
     const updated = await stripe.subscriptions.update(sub.id, {
       metadata: { drop: '', added: '3' },
       description: 'Renamed',
@@ -469,7 +476,7 @@ test.group('Stripe sandbox: subscriptions', (group) => {
       items: [{ price: monthly.id }],
       default_payment_method: 'pm_card_visa',
     })
-    const mark = sandbox.eventLog().length
+    const mark = markOf(sandbox)
     const canceled = await stripe.subscriptions.cancel(sub.id, {
       cancellation_details: { comment: 'Closing the studio', feedback: 'unused' },
     })
@@ -528,7 +535,7 @@ test.group('Stripe sandbox: subscriptions', (group) => {
       payment_behavior: 'default_incomplete',
     })
     assert.equal(trial.status, 'trialing')
-    const mark = sandbox.eventLog().length
+    const mark = markOf(sandbox)
     await sandbox.advanceClock(86400 + 60)
     const paused = await stripe.subscriptions.retrieve(trial.id)
     assert.equal(paused.status, 'paused')
@@ -614,7 +621,7 @@ test.group('Stripe sandbox: subscriptions', (group) => {
       [sub.items.data[0].id]
     )
     assert.deepEqual(checkShape(list.data[0], { expansions: sandbox.expansions }), [])
-    const mark = sandbox.eventLog().length
+    const mark = markOf(sandbox)
     const updated = await stripe.subscriptionItems.update(sub.items.data[0].id, {
       quantity: 4,
       metadata: { note: 'grew' },
@@ -742,6 +749,140 @@ test.group('Stripe sandbox: subscriptions', (group) => {
     assert.match(refused.message, /connected accounts/)
   })
 
+  test('transfer_data[destination] without an active transfers capability is refused (create and update)', async ({
+    assert,
+  }) => {
+    const account = await stripe.accounts.create({
+      country: 'US',
+      controller: {
+        stripe_dashboard: { type: 'express' },
+        fees: { payer: 'application' },
+        losses: { payments: 'application' },
+        requirement_collection: 'stripe',
+      },
+      capabilities: { transfers: { requested: true }, card_payments: { requested: true } },
+    })
+    const customer = await stripe.customers.create({ email: 'nocap@example.com' })
+    const before = await stripe.subscriptions.list({ customer: customer.id, status: 'all' })
+    const refused = (await stripe.subscriptions
+      .create({
+        customer: customer.id,
+        items: [{ price: monthly.id }],
+        default_payment_method: 'pm_card_visa',
+        transfer_data: { destination: account.id },
+      })
+      .catch((e: unknown) => e)) as Stripe.errors.StripeError
+    assert.instanceOf(refused, Stripe.errors.StripeError)
+    assert.equal(refused.statusCode, 400)
+    assert.equal(refused.code, 'insufficient_capabilities_for_transfer')
+    assert.equal(refused.param, 'transfer_data[destination]')
+    const after = await stripe.subscriptions.list({ customer: customer.id, status: 'all' })
+    assert.lengthOf(after.data, before.data.length)
+    assert.lengthOf(after.data, 0)
+
+    const sub = await stripe.subscriptions.create({
+      customer: customer.id,
+      items: [{ price: monthly.id }],
+      default_payment_method: 'pm_card_visa',
+    })
+    const onUpdate = (await stripe.subscriptions
+      .update(sub.id, { transfer_data: { destination: account.id } })
+      .catch((e: unknown) => e)) as Stripe.errors.StripeError
+    assert.equal(onUpdate.statusCode, 400)
+    assert.equal(onUpdate.code, 'insufficient_capabilities_for_transfer')
+    const unchanged = await stripe.subscriptions.retrieve(sub.id)
+    assert.isNull(unchanged.transfer_data)
+    const unknown = (await stripe.subscriptions
+      .update(sub.id, { transfer_data: { destination: 'acct_1NoSuchAccount00' } })
+      .catch((e: unknown) => e)) as Stripe.errors.StripeError
+    assert.equal(unknown.statusCode, 400)
+    assert.equal(unknown.code, 'resource_missing')
+    assert.equal(unknown.param, 'transfer_data[destination]')
+  })
+
+  test('line descriptions format amounts in the currency (zero-decimal jpy)', async ({
+    assert,
+  }) => {
+    const yen = await stripe.prices.create({
+      currency: 'jpy',
+      unit_amount: 500,
+      recurring: { interval: 'month' },
+      product_data: { name: 'Yen plan' },
+    })
+    const dollars = await stripe.prices.create({
+      currency: 'usd',
+      unit_amount: 1250,
+      recurring: { interval: 'month' },
+      product_data: { name: 'Dollar plan' },
+    })
+    const customer = await stripe.customers.create({ email: 'yen@example.com' })
+    const sub = await stripe.subscriptions.create({
+      customer: customer.id,
+      items: [{ price: yen.id, quantity: 2 }],
+      default_payment_method: 'pm_card_visa',
+      expand: ['latest_invoice'],
+    })
+    const invoice = sub.latest_invoice as Stripe.Invoice
+    assert.equal(invoice.amount_due, 1000)
+    assert.equal(invoice.lines.data[0].description, '2 × Yen plan (at ¥500 / month)')
+    const other = await stripe.customers.create({ email: 'usd@example.com' })
+    const usd = await stripe.subscriptions.create({
+      customer: other.id,
+      items: [{ price: dollars.id }],
+      default_payment_method: 'pm_card_visa',
+      expand: ['latest_invoice'],
+    })
+    assert.equal(
+      (usd.latest_invoice as Stripe.Invoice).lines.data[0].description,
+      '1 × Dollar plan (at $12.50 / month)'
+    )
+  })
+
+  test('startSubscription takes trialEnd and onBehalfOf', async ({ assert }) => {
+    const account = await stripe.accounts.create({
+      country: 'US',
+      controller: {
+        stripe_dashboard: { type: 'express' },
+        fees: { payer: 'application' },
+        losses: { payments: 'application' },
+        requirement_collection: 'stripe',
+      },
+      capabilities: { transfers: { requested: true }, card_payments: { requested: true } },
+    })
+    const customer = await stripe.customers.create({ email: 'trialend@example.com' })
+    const trialEnd = sandbox.now() + 10 * 86_400
+    const result = startSubscription(sandbox.context, {
+      customer: customer.id,
+      items: [{ price: monthly.id, quantity: 1 }],
+      metadata: {},
+      defaultPaymentMethod: 'pm_card_visa',
+      trialEnd,
+      trialPeriodDays: 3,
+      onBehalfOf: account.id,
+      offSession: false,
+      origin: null,
+    })
+    assert.equal(result.subscription.status, 'trialing')
+    assert.equal(result.subscription.trial_end, trialEnd)
+    assert.equal(result.subscription.items.data[0].current_period_end, trialEnd)
+    assert.equal(result.invoice.amount_due, 0)
+    const retrieved = await stripe.subscriptions.retrieve(result.subscription.id)
+    assert.equal(retrieved.on_behalf_of, account.id)
+    assert.equal(retrieved.trial_end, trialEnd)
+
+    const plain = startSubscription(sandbox.context, {
+      customer: customer.id,
+      items: [{ price: monthly.id, quantity: 1 }],
+      metadata: {},
+      defaultPaymentMethod: 'pm_card_visa',
+      trialPeriodDays: 3,
+      offSession: false,
+      origin: null,
+    })
+    assert.equal(plain.subscription.trial_end, sandbox.now() + 3 * 86_400)
+    assert.isNull(plain.subscription.on_behalf_of)
+  })
+
   test('deleting the customer cancels their subscriptions', async ({ assert }) => {
     const customer = await stripe.customers.create({ email: 'leaving@example.com' })
     const sub = await stripe.subscriptions.create({
@@ -788,7 +929,7 @@ test.group('Stripe sandbox: subscriptions', (group) => {
     assert.equal(swapped.items.data[0].current_period_end, item.current_period_end)
     assert.equal(swapped.latest_invoice, sub.latest_invoice)
 
-    const mark = sandbox.eventLog().length
+    const mark = markOf(sandbox)
     const yearlyNow = await stripe.subscriptions.update(sub.id, {
       items: [{ id: item.id, price: yearly.id }],
       expand: ['latest_invoice'],

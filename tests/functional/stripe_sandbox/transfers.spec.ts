@@ -275,6 +275,52 @@ test.group('Stripe sandbox: destination charges', (group) => {
     assert.lengthOf(sandbox.store.list('payment_intent'), 0)
     assert.lengthOf(sandbox.store.list('charge'), 0)
   })
+
+  test('Checkout and transfers share one destination check; its 400 is not replayed', async ({
+    assert,
+  }) => {
+    const pendingAccount = await connectedAccount(stripe, sandbox, false)
+    const params: Stripe.Checkout.SessionCreateParams = {
+      mode: 'payment',
+      line_items: [
+        {
+          price_data: { currency: 'usd', unit_amount: 2000, product_data: { name: 'Kit' } },
+          quantity: 1,
+        },
+      ],
+      success_url: 'https://app.example.com/ok',
+      payment_intent_data: { transfer_data: { destination: pendingAccount } },
+    }
+    const key = 'checkout-destination-1'
+    const inactive = await failure(stripe.checkout.sessions.create(params, { idempotencyKey: key }))
+    assert.equal(inactive.statusCode, 400)
+    assert.equal(inactive.code, 'insufficient_capabilities_for_transfer')
+    assert.equal(inactive.param, 'payment_intent_data[transfer_data][destination]')
+    assert.equal(
+      inactive.message,
+      'Your destination account needs to have at least one of the following capabilities enabled: transfers, crypto_transfers, legacy_payments'
+    )
+    const transfer = await failure(
+      stripe.transfers.create({ amount: 100, currency: 'usd', destination: pendingAccount })
+    )
+    assert.equal(transfer.code, inactive.code)
+    assert.equal(transfer.message, inactive.message)
+    const missing = await failure(
+      stripe.checkout.sessions.create({
+        ...params,
+        payment_intent_data: { transfer_data: { destination: 'acct_gone' } },
+      })
+    )
+    assert.equal(missing.message, "No such account: 'acct_gone'")
+    assert.lengthOf(sandbox.store.list('checkout.session'), 0)
+
+    // A validation error is not saved under the idempotency key: once the account can
+    // receive transfers, the same request succeeds.
+    completeOnboarding(sandbox.context, pendingAccount, 'complete')
+    const session = await stripe.checkout.sessions.create(params, { idempotencyKey: key })
+    assert.equal(session.status, 'open')
+    assert.equal(session.amount_total, 2000)
+  })
 })
 
 test.group('Stripe sandbox: transfers and reversals', (group) => {
