@@ -44,6 +44,13 @@ export interface SandboxServices {
 export interface ResourceContext extends SandboxServices {
   route<S extends Shape>(definition: RouteDefinition<S>): void
   expandable(type: string, field: string, expander: Expander): void
+  /**
+   * Plain references of `type`: each field (key) holds the id of an object of a collection
+   * (value), expanded with `store.find`. The collection is the expander's `target`, so
+   * nested paths below the field are validated against it; `{ target: false }` registers
+   * them without one (nested paths below are not validated).
+   */
+  references(type: string, fields: Record<string, string>, options?: { target?: boolean }): void
   /** A hosted page (Checkout, portal, onboarding) served by the sandbox itself. */
   page(definition: PageDefinition): void
   /** A `/_sim/…` control route (test and demo controls of this resource). */

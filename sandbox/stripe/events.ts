@@ -5,8 +5,8 @@
 import type Stripe from 'stripe'
 import type { SandboxClock } from './clock.js'
 import { newId } from './ids.js'
-import { type JsonRecord, clone } from './json.js'
-import type { Store } from './store.js'
+import { type JsonRecord, clone, previousAttributes } from './json.js'
+import type { CollectionName, CollectionTypes, Store } from './store.js'
 import type { WebhookDispatcher } from './webhooks.js'
 
 export type EventType = Stripe.Event['type']
@@ -69,4 +69,27 @@ export class EventBus {
     this.#listeners.add(listener)
     return () => this.#listeners.delete(listener)
   }
+}
+
+/**
+ * Saves an update of the live object `id` of `collection`: replaces `current` with `next`
+ * and emits `type` (a `*.updated` event) with the changed attributes. When nothing
+ * changed, returns `current` without writing or emitting.
+ */
+export function saveUpdate<K extends CollectionName, T extends EventType>(
+  services: { store: Store; events: EventBus },
+  collection: K,
+  id: string,
+  current: CollectionTypes[K],
+  next: CollectionTypes[K] & EventObject<T>,
+  type: T,
+  options: Omit<EmitOptions, 'previousAttributes'>
+): CollectionTypes[K] {
+  const previous = previousAttributes(current, next)
+  if (Object.keys(previous).length === 0) return current
+  services.store.replace(collection, id, next)
+  // `next` is both (its parameter type says so); TypeScript cannot relate the generic types.
+  const object = next as unknown as EventObject<T>
+  services.events.emit(type, object, { ...options, previousAttributes: previous })
+  return next
 }

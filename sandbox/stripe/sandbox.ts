@@ -150,6 +150,15 @@ export class StripeSandbox {
       ...services,
       route: (definition) => this.router.add(defineRoute(definition, this.expansions)),
       expandable: (type, field, expander) => this.expansions.register(type, field, expander),
+      references: (type, fields, { target = true } = {}) => {
+        for (const [field, collection] of Object.entries(fields)) {
+          this.expansions.register(type, field, {
+            kind: 'reference',
+            target: target ? collection : undefined,
+            resolve: (id) => this.store.find(collection, id),
+          })
+        }
+      },
       page: (definition) => this.pages.add(definition),
       sim: (definition) => {
         if (!definition.path.startsWith('/_sim/'))

@@ -3,6 +3,8 @@
  * clean, Stripe-like card layout with no external assets. Every dynamic value
  * goes through `escapeHtml` (or the `html` tag, which escapes interpolations).
  */
+import { ZERO_DECIMAL_CURRENCIES } from '../currency.js'
+
 const ENTITIES: Record<string, string> = {
   '&': '&amp;',
   '<': '&lt;',
@@ -36,29 +38,10 @@ export function html(strings: TemplateStringsArray, ...values: unknown[]): SafeH
   return new SafeHtml(out)
 }
 
-const ZERO_DECIMAL = new Set([
-  'bif',
-  'clp',
-  'djf',
-  'gnf',
-  'jpy',
-  'kmf',
-  'krw',
-  'mga',
-  'pyg',
-  'rwf',
-  'ugx',
-  'vnd',
-  'vuv',
-  'xaf',
-  'xof',
-  'xpf',
-])
-
 /** `$5.00`, `€12.50`, `¥500`: an amount in the smallest unit, as Checkout shows it. */
 export function formatAmount(amount: number, currency: string): string {
   const code = currency.toUpperCase()
-  const divisor = ZERO_DECIMAL.has(currency.toLowerCase()) ? 1 : 100
+  const divisor = ZERO_DECIMAL_CURRENCIES.has(currency.toLowerCase()) ? 1 : 100
   return new Intl.NumberFormat('en-US', { style: 'currency', currency: code }).format(
     amount / divisor
   )

@@ -250,26 +250,13 @@ export const applicationFees: ResourceModule = {
       },
     })
 
-    const txn = (id: string) => ctx.store.find('balance_transaction', id)
-    ctx.expandable('application_fee', 'balance_transaction', { kind: 'reference', resolve: txn })
-    ctx.expandable('application_fee', 'charge', {
-      kind: 'reference',
-      resolve: (id) => ctx.store.find('charge', id),
-    })
-    ctx.expandable('application_fee', 'originating_transaction', {
-      kind: 'reference',
-      target: 'charge',
-      resolve: (id) => ctx.store.find('charge', id),
-    })
-    ctx.expandable('application_fee', 'account', {
-      kind: 'reference',
-      resolve: (id) => ctx.store.find('account', id),
-    })
-    ctx.expandable('fee_refund', 'balance_transaction', { kind: 'reference', resolve: txn })
-    ctx.expandable('fee_refund', 'fee', {
-      kind: 'reference',
-      target: 'application_fee',
-      resolve: (id) => ctx.store.find('application_fee', id),
-    })
+    ctx.references(
+      'application_fee',
+      { balance_transaction: 'balance_transaction', charge: 'charge', account: 'account' },
+      { target: false }
+    )
+    ctx.references('application_fee', { originating_transaction: 'charge' })
+    ctx.references('fee_refund', { balance_transaction: 'balance_transaction' }, { target: false })
+    ctx.references('fee_refund', { fee: 'application_fee' })
   },
 }

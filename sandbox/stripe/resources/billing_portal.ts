@@ -328,6 +328,7 @@ function portalSubscriptions(ctx: ResourceContext, customer: string): Stripe.Sub
     )
 }
 
+/** The session's customer's subscription `id`; 404 when not theirs, 400 when canceled. */
 function ownedSubscription(
   ctx: ResourceContext,
   session: Stripe.BillingPortal.Session,
@@ -337,6 +338,8 @@ function ownedSubscription(
   if (!sub || sub.customer !== session.customer) {
     throw invalidRequest(`No such subscription: '${id}'`, { status: 404, code: 'resource_missing' })
   }
+  if (sub.status === 'canceled')
+    throw invalidRequest('This subscription has already been canceled.')
   return sub
 }
 
@@ -352,8 +355,6 @@ export function portalCancelAtPeriodEnd(
   comment: string | null = null
 ): Stripe.Subscription {
   const sub = ownedSubscription(ctx, session, subscriptionId)
-  if (sub.status === 'canceled')
-    throw invalidRequest('This subscription has already been canceled.')
   const config = findConfiguration(ctx, String(session.configuration))
   if (config.features.subscription_cancel.mode === 'immediately') {
     return portalCancelNow(ctx, session, subscriptionId, feedback, comment)
@@ -367,8 +368,6 @@ export function portalRenew(
   subscriptionId: string
 ): Stripe.Subscription {
   const sub = ownedSubscription(ctx, session, subscriptionId)
-  if (sub.status === 'canceled')
-    throw invalidRequest('This subscription has already been canceled.')
   return scheduleCancel(ctx, sub, false, { origin: null })
 }
 
@@ -380,8 +379,6 @@ export function portalCancelNow(
   comment: string | null = null
 ): Stripe.Subscription {
   const sub = ownedSubscription(ctx, session, subscriptionId)
-  if (sub.status === 'canceled')
-    throw invalidRequest('This subscription has already been canceled.')
   return cancelSubscriptionNow(ctx, sub.id, {
     reason: 'cancellation_requested',
     feedback,
@@ -992,11 +989,7 @@ export const billingPortal: ResourceModule = {
       },
     })
 
-    ctx.expandable('billing_portal.session', 'configuration', {
-      kind: 'reference',
-      target: 'billing_portal.configuration',
-      resolve: (id) => ctx.store.get('billing_portal.configuration', id),
-    })
+    ctx.references('billing_portal.session', { configuration: 'billing_portal.configuration' })
 
     // ---- hosted portal page ---------------------------------------------------------
     ctx.page({

@@ -5,8 +5,8 @@
  */
 import type Stripe from 'stripe'
 import type { ResourceModule } from '../context.js'
+import { saveUpdate } from '../events.js'
 import { formatAmount, formatDate, html, page } from '../hosted/html.js'
-import { previousAttributes } from '../json.js'
 import { paginate } from '../list.js'
 import { customerIdOf, findCharge } from '../payments.js'
 import {
@@ -103,15 +103,10 @@ export const charges: ResourceModule = {
               }
             : null
         }
-        const previous = previousAttributes(current, next)
-        if (Object.keys(previous).length === 0) return current
-        ctx.store.replace('charge', current.id, next)
-        ctx.events.emit('charge.updated', next, {
+        return saveUpdate(ctx, 'charge', current.id, current, next, 'charge.updated', {
           request: origin,
-          previousAttributes: previous,
           account: request.stripeAccount,
         })
-        return next
       },
     })
 
@@ -190,42 +185,24 @@ export const charges: ResourceModule = {
       },
     })
 
-    const find = (name: string) => (id: string) => ctx.store.find(name, id)
-    ctx.expandable('charge', 'balance_transaction', {
-      kind: 'reference',
-      resolve: find('balance_transaction'),
-    })
-    ctx.expandable('charge', 'customer', { kind: 'reference', resolve: find('customer') })
-    ctx.expandable('charge', 'payment_intent', {
-      kind: 'reference',
-      resolve: find('payment_intent'),
-    })
-    ctx.expandable('charge', 'application_fee', {
-      kind: 'reference',
-      resolve: find('application_fee'),
-    })
-    ctx.expandable('charge', 'transfer', { kind: 'reference', resolve: find('transfer') })
-    ctx.expandable('charge', 'source_transfer', {
-      kind: 'reference',
-      target: 'transfer',
-      resolve: find('transfer'),
-    })
-    ctx.expandable('charge', 'on_behalf_of', {
-      kind: 'reference',
-      target: 'account',
-      resolve: find('account'),
-    })
-    ctx.expandable('charge', 'failure_balance_transaction', {
-      kind: 'reference',
-      target: 'balance_transaction',
-      resolve: find('balance_transaction'),
+    ctx.references(
+      'charge',
+      {
+        balance_transaction: 'balance_transaction',
+        customer: 'customer',
+        payment_intent: 'payment_intent',
+        application_fee: 'application_fee',
+        transfer: 'transfer',
+      },
+      { target: false }
+    )
+    ctx.references('charge', {
+      source_transfer: 'transfer',
+      on_behalf_of: 'account',
+      failure_balance_transaction: 'balance_transaction',
     })
     ctx.expandable('charge', 'transfer_data', { kind: 'nested', target: 'charge.transfer_data' })
-    ctx.expandable('charge.transfer_data', 'destination', {
-      kind: 'reference',
-      target: 'account',
-      resolve: find('account'),
-    })
+    ctx.references('charge.transfer_data', { destination: 'account' })
     // Includable since 2022-11-15: the charge's refunds, newest first.
     ctx.expandable('charge', 'refunds', {
       kind: 'include',

@@ -1841,18 +1841,14 @@ export const checkoutSessions: ResourceModule = {
     })
 
     // Expandable references and the includable `line_items`.
-    const reference = (field: string, target: string) =>
-      ctx.expandable('checkout.session', field, {
-        kind: 'reference',
-        target,
-        resolve: (id) => ctx.store.find(target, id),
-      })
-    reference('customer', 'customer')
-    reference('payment_intent', 'payment_intent')
-    reference('subscription', 'subscription')
-    reference('invoice', 'invoice')
-    reference('setup_intent', 'setup_intent')
-    reference('payment_link', 'payment_link')
+    ctx.references('checkout.session', {
+      customer: 'customer',
+      payment_intent: 'payment_intent',
+      subscription: 'subscription',
+      invoice: 'invoice',
+      setup_intent: 'setup_intent',
+      payment_link: 'payment_link',
+    })
     ctx.expandable('checkout.session', 'line_items', {
       kind: 'include',
       target: 'list:item',

@@ -2,9 +2,8 @@
 import type Stripe from 'stripe'
 import type { ResourceContext, ResourceModule } from '../context.js'
 import { invalidParameter, resourceMissing } from '../errors.js'
-import type { EventOrigin } from '../events.js'
+import { type EventOrigin, saveUpdate } from '../events.js'
 import { newId, randomBase62 } from '../ids.js'
-import { previousAttributes } from '../json.js'
 import { paginate } from '../list.js'
 import {
   type ObjectOut,
@@ -346,15 +345,10 @@ export const customers: ResourceModule = {
         }
         const next = applyWritable(ctx, current, params)
         if (params.default_source !== undefined) next.default_source = params.default_source
-        const previous = previousAttributes(current, next)
-        if (Object.keys(previous).length === 0) return current
-        ctx.store.replace('customer', path.id, next)
-        ctx.events.emit('customer.updated', next, {
+        return saveUpdate(ctx, 'customer', path.id, current, next, 'customer.updated', {
           request: origin,
-          previousAttributes: previous,
           account,
         })
-        return next
       },
     })
 
@@ -397,24 +391,13 @@ export const customers: ResourceModule = {
     })
 
     // References: ids that `expand` swaps for objects (resolved once their resources exist).
-    ctx.expandable('customer', 'default_source', {
-      kind: 'reference',
-      resolve: (id) => ctx.store.find('source', id),
-    })
-    ctx.expandable('customer', 'test_clock', {
-      kind: 'reference',
-      target: 'test_helpers.test_clock',
-      resolve: (id) => ctx.store.find('test_helpers.test_clock', id),
-    })
+    ctx.references('customer', { default_source: 'source' }, { target: false })
+    ctx.references('customer', { test_clock: 'test_helpers.test_clock' })
     ctx.expandable('customer', 'invoice_settings', {
       kind: 'nested',
       target: 'customer.invoice_settings',
     })
-    ctx.expandable('customer.invoice_settings', 'default_payment_method', {
-      kind: 'reference',
-      target: 'payment_method',
-      resolve: (id) => ctx.store.find('payment_method', id),
-    })
+    ctx.references('customer.invoice_settings', { default_payment_method: 'payment_method' })
 
     // Includables: absent unless expanded. Later slices re-register `subscriptions`
     // (and others) to fill them from their own collections.

@@ -12,7 +12,7 @@
 import type Stripe from 'stripe'
 import type { ResourceContext, ResourceModule } from '../context.js'
 import { ApiError, invalidRequest, resourceMissing } from '../errors.js'
-import type { EventOrigin } from '../events.js'
+import { type EventOrigin, saveUpdate } from '../events.js'
 import { newId } from '../ids.js'
 import { previousAttributes } from '../json.js'
 import { paginate } from '../list.js'
@@ -372,15 +372,10 @@ export const disputes: ResourceModule = {
           next.evidence_details.submission_count += 1
           next.evidence_details.submission_method = 'manual'
         }
-        const previous = previousAttributes(current, next)
-        if (Object.keys(previous).length === 0) return current
-        ctx.store.replace('dispute', current.id, next)
-        ctx.events.emit('charge.dispute.updated', next, {
+        return saveUpdate(ctx, 'dispute', current.id, current, next, 'charge.dispute.updated', {
           request: origin,
-          previousAttributes: previous,
           account: request.stripeAccount,
         })
-        return next
       },
     })
 
@@ -419,13 +414,10 @@ export const disputes: ResourceModule = {
       },
     })
 
-    ctx.expandable('dispute', 'charge', {
-      kind: 'reference',
-      resolve: (id) => ctx.store.find('charge', id),
-    })
-    ctx.expandable('dispute', 'payment_intent', {
-      kind: 'reference',
-      resolve: (id) => ctx.store.find('payment_intent', id),
-    })
+    ctx.references(
+      'dispute',
+      { charge: 'charge', payment_intent: 'payment_intent' },
+      { target: false }
+    )
   },
 }

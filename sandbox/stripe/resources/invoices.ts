@@ -31,9 +31,10 @@ import {
 } from '../billing.js'
 import type { ResourceModule, ResourceContext } from '../context.js'
 import { invalidParameter, invalidRequest, missingParameter, resourceMissing } from '../errors.js'
+import { saveUpdate } from '../events.js'
 import { formatAmount, formatDate, html, page } from '../hosted/html.js'
 import { newId } from '../ids.js'
-import { clone, previousAttributes } from '../json.js'
+import { clone } from '../json.js'
 import { paginate } from '../list.js'
 import {
   type ObjectOut,
@@ -635,11 +636,9 @@ export const invoices: ResourceModule = {
                 : state.transferData,
           })
         }
-        const previous = previousAttributes(current, next)
-        if (Object.keys(previous).length === 0) return current
-        ctx.store.replace('invoice', path.id, next)
-        ctx.events.emit('invoice.updated', next, { request: origin, previousAttributes: previous })
-        return next
+        return saveUpdate(ctx, 'invoice', path.id, current, next, 'invoice.updated', {
+          request: origin,
+        })
       },
     })
 
@@ -1266,37 +1265,19 @@ export const invoices: ResourceModule = {
     })
 
     // ---- expansion ---------------------------------------------------------------------
-    ctx.expandable('invoice', 'customer', {
-      kind: 'reference',
-      target: 'customer',
-      resolve: (id) => ctx.store.get('customer', id),
-    })
-    ctx.expandable('invoice', 'default_payment_method', {
-      kind: 'reference',
-      target: 'payment_method',
-      resolve: (id) => ctx.store.find('payment_method', id),
-    })
-    ctx.expandable('invoice', 'on_behalf_of', {
-      kind: 'reference',
-      target: 'account',
-      resolve: (id) => ctx.store.find('account', id),
+    ctx.references('invoice', {
+      customer: 'customer',
+      default_payment_method: 'payment_method',
+      on_behalf_of: 'account',
     })
     ctx.expandable('invoice', 'lines', { kind: 'nested', target: 'list:line_item' })
-    ctx.expandable('line_item', 'subscription', {
-      kind: 'reference',
-      target: 'subscription',
-      resolve: (id) => ctx.store.get('subscription', id),
-    })
+    ctx.references('line_item', { subscription: 'subscription' })
     ctx.expandable('invoice', 'parent', { kind: 'nested', target: 'invoice.parent' })
     ctx.expandable('invoice.parent', 'subscription_details', {
       kind: 'nested',
       target: 'invoice.parent.subscription_details',
     })
-    ctx.expandable('invoice.parent.subscription_details', 'subscription', {
-      kind: 'reference',
-      target: 'subscription',
-      resolve: (id) => ctx.store.get('subscription', id),
-    })
+    ctx.references('invoice.parent.subscription_details', { subscription: 'subscription' })
     ctx.expandable('invoice', 'payments', {
       kind: 'include',
       target: 'list:invoice_payment',
@@ -1310,34 +1291,15 @@ export const invoices: ResourceModule = {
         }
       },
     })
-    ctx.expandable('invoice_payment', 'invoice', {
-      kind: 'reference',
-      target: 'invoice',
-      resolve: (id) => ctx.store.get('invoice', id),
-    })
+    ctx.references('invoice_payment', { invoice: 'invoice' })
     ctx.expandable('invoice_payment', 'payment', {
       kind: 'nested',
       target: 'invoice_payment.payment',
     })
-    ctx.expandable('invoice_payment.payment', 'payment_intent', {
-      kind: 'reference',
-      target: 'payment_intent',
-      resolve: (id) => ctx.store.find('payment_intent', id),
+    ctx.references('invoice_payment.payment', {
+      payment_intent: 'payment_intent',
+      charge: 'charge',
     })
-    ctx.expandable('invoice_payment.payment', 'charge', {
-      kind: 'reference',
-      target: 'charge',
-      resolve: (id) => ctx.store.find('charge', id),
-    })
-    ctx.expandable('invoiceitem', 'customer', {
-      kind: 'reference',
-      target: 'customer',
-      resolve: (id) => ctx.store.get('customer', id),
-    })
-    ctx.expandable('invoiceitem', 'invoice', {
-      kind: 'reference',
-      target: 'invoice',
-      resolve: (id) => ctx.store.get('invoice', id),
-    })
+    ctx.references('invoiceitem', { customer: 'customer', invoice: 'invoice' })
   },
 }

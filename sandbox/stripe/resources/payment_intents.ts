@@ -365,32 +365,16 @@ export const paymentIntents: ResourceModule = {
       },
     })
 
-    ctx.expandable('payment_intent', 'customer', {
-      kind: 'reference',
-      resolve: (id) => ctx.store.find('customer', id),
-    })
-    ctx.expandable('payment_intent', 'payment_method', {
-      kind: 'reference',
-      resolve: (id) => ctx.store.find('payment_method', id),
-    })
-    ctx.expandable('payment_intent', 'latest_charge', {
-      kind: 'reference',
-      target: 'charge',
-      resolve: (id) => ctx.store.find('charge', id),
-    })
-    ctx.expandable('payment_intent', 'on_behalf_of', {
-      kind: 'reference',
-      target: 'account',
-      resolve: (id) => ctx.store.find('account', id),
-    })
+    ctx.references(
+      'payment_intent',
+      { customer: 'customer', payment_method: 'payment_method' },
+      { target: false }
+    )
+    ctx.references('payment_intent', { latest_charge: 'charge', on_behalf_of: 'account' })
     ctx.expandable('payment_intent', 'transfer_data', {
       kind: 'nested',
       target: 'payment_intent.transfer_data',
     })
-    ctx.expandable('payment_intent.transfer_data', 'destination', {
-      kind: 'reference',
-      target: 'account',
-      resolve: (id) => ctx.store.find('account', id),
-    })
+    ctx.references('payment_intent.transfer_data', { destination: 'account' })
   },
 }

@@ -6,6 +6,7 @@
 import type Stripe from 'stripe'
 import type { ResourceContext, ResourceModule } from '../context.js'
 import { invalidRequest, resourceMissing } from '../errors.js'
+import { saveUpdate } from '../events.js'
 import { previousAttributes } from '../json.js'
 import { paginate } from '../list.js'
 import {
@@ -248,15 +249,15 @@ export const paymentMethods: ResourceModule = {
           if (params.card.exp_month) next.card.exp_month = params.card.exp_month
           if (params.card.exp_year) next.card.exp_year = params.card.exp_year
         }
-        const previous = previousAttributes(current, next)
-        if (Object.keys(previous).length === 0) return current
-        ctx.store.replace('payment_method', current.id, next)
-        ctx.events.emit('payment_method.updated', next, {
-          request: origin,
-          previousAttributes: previous,
-          account,
-        })
-        return next
+        return saveUpdate(
+          ctx,
+          'payment_method',
+          current.id,
+          current,
+          next,
+          'payment_method.updated',
+          { request: origin, account }
+        )
       },
     })
 
@@ -359,9 +360,6 @@ export const paymentMethods: ResourceModule = {
       },
     })
 
-    ctx.expandable('payment_method', 'customer', {
-      kind: 'reference',
-      resolve: (id) => ctx.store.find('customer', id),
-    })
+    ctx.references('payment_method', { customer: 'customer' }, { target: false })
   },
 }

@@ -8,6 +8,7 @@
  * are only visible with the same header.
  */
 import type Stripe from 'stripe'
+import { ZERO_DECIMAL_CURRENCIES } from '../currency.js'
 import type { ResourceContext, ResourceModule } from '../context.js'
 import {
   type ApiError,
@@ -16,7 +17,7 @@ import {
   missingParameter,
   resourceMissing,
 } from '../errors.js'
-import type { EventOrigin } from '../events.js'
+import { type EventOrigin, saveUpdate } from '../events.js'
 import { newId } from '../ids.js'
 import { previousAttributes } from '../json.js'
 import { paginate } from '../list.js'
@@ -198,26 +199,6 @@ export interface PriceInput {
 
 /** Longest billing interval Stripe allows: three years. */
 const MAX_INTERVAL_COUNT: Record<Interval, number> = { day: 1095, week: 156, month: 36, year: 3 }
-
-/** Stripe's currencies that have no minor unit (amounts are whole units). */
-export const ZERO_DECIMAL_CURRENCIES = new Set([
-  'bif',
-  'clp',
-  'djf',
-  'gnf',
-  'jpy',
-  'kmf',
-  'krw',
-  'mga',
-  'pyg',
-  'rwf',
-  'ugx',
-  'vnd',
-  'vuv',
-  'xaf',
-  'xof',
-  'xpf',
-])
 
 /** A subset of Stripe's presentment currencies; unknown 3-letter codes are rejected as Stripe does. */
 export const SUPPORTED_CURRENCIES = new Set([
@@ -741,15 +722,10 @@ export const prices: ResourceModule = {
             account,
           })
         }
-        const previous = previousAttributes(current, next)
-        if (Object.keys(previous).length === 0) return current
-        ctx.store.replace('price', current.id, next)
-        ctx.events.emit('price.updated', next, {
+        return saveUpdate(ctx, 'price', current.id, current, next, 'price.updated', {
           request: origin,
-          previousAttributes: previous,
           account,
         })
-        return next
       },
     })
 
@@ -794,10 +770,6 @@ export const prices: ResourceModule = {
       },
     })
 
-    ctx.expandable('price', 'product', {
-      kind: 'reference',
-      target: 'product',
-      resolve: (id) => ctx.store.find('product', id),
-    })
+    ctx.references('price', { product: 'product' })
   },
 }

@@ -267,10 +267,6 @@ export const products: ResourceModule = {
       },
     })
 
-    ctx.expandable('product', 'default_price', {
-      kind: 'reference',
-      target: 'price',
-      resolve: (id) => ctx.store.find('price', id),
-    })
+    ctx.references('product', { default_price: 'price' })
   },
 }

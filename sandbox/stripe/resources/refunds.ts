@@ -11,7 +11,7 @@
 import type Stripe from 'stripe'
 import type { ResourceContext, ResourceModule } from '../context.js'
 import { invalidRequest, resourceMissing } from '../errors.js'
-import type { EventOrigin } from '../events.js'
+import { type EventOrigin, saveUpdate } from '../events.js'
 import { formatAmount } from '../hosted/html.js'
 import { newId, randomBase62 } from '../ids.js'
 import { previousAttributes } from '../json.js'
@@ -313,15 +313,10 @@ export const refunds: ResourceModule = {
           ...current,
           metadata: applyMetadata(current.metadata ?? {}, params.metadata),
         }
-        const previous = previousAttributes(current, next)
-        if (Object.keys(previous).length === 0) return current
-        ctx.store.replace('refund', current.id, next)
-        ctx.events.emit('refund.updated', next, {
+        return saveUpdate(ctx, 'refund', current.id, current, next, 'refund.updated', {
           request: origin,
-          previousAttributes: previous,
           account: request.stripeAccount,
         })
-        return next
       },
     })
 
@@ -377,29 +372,18 @@ export const refunds: ResourceModule = {
       },
     })
 
-    const find = (name: string) => (id: string) => ctx.store.find(name, id)
-    ctx.expandable('refund', 'balance_transaction', {
-      kind: 'reference',
-      resolve: find('balance_transaction'),
-    })
-    ctx.expandable('refund', 'charge', { kind: 'reference', resolve: find('charge') })
-    ctx.expandable('refund', 'payment_intent', {
-      kind: 'reference',
-      resolve: find('payment_intent'),
-    })
-    ctx.expandable('refund', 'customer', { kind: 'reference', resolve: find('customer') })
-    ctx.expandable('refund', 'payment_method', {
-      kind: 'reference',
-      resolve: find('payment_method'),
-    })
-    ctx.expandable('refund', 'transfer_reversal', {
-      kind: 'reference',
-      resolve: find('transfer_reversal'),
-    })
-    ctx.expandable('refund', 'source_transfer_reversal', {
-      kind: 'reference',
-      target: 'transfer_reversal',
-      resolve: find('transfer_reversal'),
-    })
+    ctx.references(
+      'refund',
+      {
+        balance_transaction: 'balance_transaction',
+        charge: 'charge',
+        payment_intent: 'payment_intent',
+        customer: 'customer',
+        payment_method: 'payment_method',
+        transfer_reversal: 'transfer_reversal',
+      },
+      { target: false }
+    )
+    ctx.references('refund', { source_transfer_reversal: 'transfer_reversal' })
   },
 }

@@ -137,6 +137,12 @@ const transferData = object({
 })
 
 const prorationBehavior = enumOf(['always_invoice', 'create_prorations', 'none'])
+const paymentBehavior = enumOf([
+  'allow_incomplete',
+  'default_incomplete',
+  'error_if_incomplete',
+  'pending_if_incomplete',
+])
 
 const createShape = {
   customer: required(string()),
@@ -159,12 +165,7 @@ const createShape = {
   application_fee_percent: decimalNumber({ min: 0, max: 100 }),
   transfer_data: transferData,
   on_behalf_of: string(),
-  payment_behavior: enumOf([
-    'allow_incomplete',
-    'default_incomplete',
-    'error_if_incomplete',
-    'pending_if_incomplete',
-  ]),
+  payment_behavior: paymentBehavior,
   off_session: boolean(),
   collection_method: enumOf(['charge_automatically', 'send_invoice']),
   days_until_due: integer({ min: 0 }),
@@ -188,12 +189,7 @@ const updateShape = {
   trial_end: nowOrTimestamp(),
   proration_behavior: prorationBehavior,
   proration_date: integer(),
-  payment_behavior: enumOf([
-    'allow_incomplete',
-    'default_incomplete',
-    'error_if_incomplete',
-    'pending_if_incomplete',
-  ]),
+  payment_behavior: paymentBehavior,
   off_session: boolean(),
   collection_method: enumOf(['charge_automatically', 'send_invoice']),
   days_until_due: integer({ min: 0 }),
@@ -848,12 +844,7 @@ export const subscriptions: ResourceModule = {
         price: string(),
         proration_behavior: prorationBehavior,
         proration_date: integer(),
-        payment_behavior: enumOf([
-          'allow_incomplete',
-          'default_incomplete',
-          'error_if_incomplete',
-          'pending_if_incomplete',
-        ]),
+        payment_behavior: paymentBehavior,
         off_session: boolean(),
       },
       returns: 'subscription_item',
@@ -950,45 +941,24 @@ export const subscriptions: ResourceModule = {
     })
 
     // ---- expansion -------------------------------------------------------------------
-    ctx.expandable('subscription', 'customer', {
-      kind: 'reference',
-      target: 'customer',
-      resolve: (id) => ctx.store.get('customer', id),
-    })
-    ctx.expandable('subscription', 'latest_invoice', {
-      kind: 'reference',
-      target: 'invoice',
-      resolve: (id) => ctx.store.get('invoice', id),
-    })
-    ctx.expandable('subscription', 'default_payment_method', {
-      kind: 'reference',
-      target: 'payment_method',
-      resolve: (id) => ctx.store.find('payment_method', id),
-    })
-    ctx.expandable('subscription', 'on_behalf_of', {
-      kind: 'reference',
-      target: 'account',
-      resolve: (id) => ctx.store.find('account', id),
+    ctx.references('subscription', {
+      customer: 'customer',
+      latest_invoice: 'invoice',
+      default_payment_method: 'payment_method',
+      on_behalf_of: 'account',
     })
     ctx.expandable('subscription', 'items', { kind: 'nested', target: 'list:subscription_item' })
     ctx.expandable('subscription', 'transfer_data', {
       kind: 'nested',
       target: 'subscription.transfer_data',
     })
-    ctx.expandable('subscription.transfer_data', 'destination', {
-      kind: 'reference',
-      target: 'account',
-      resolve: (id) => ctx.store.find('account', id),
-    })
+    ctx.references('subscription.transfer_data', { destination: 'account' })
     ctx.expandable('subscription_item', 'price', { kind: 'nested', target: 'price' })
-    ctx.expandable('subscription', 'schedule', {
-      kind: 'reference',
-      resolve: (id) => ctx.store.find('subscription_schedule', id),
-    })
-    ctx.expandable('subscription', 'pending_setup_intent', {
-      kind: 'reference',
-      resolve: (id) => ctx.store.find('setup_intent', id),
-    })
+    ctx.references(
+      'subscription',
+      { schedule: 'subscription_schedule', pending_setup_intent: 'setup_intent' },
+      { target: false }
+    )
 
     // customer.subscriptions (includable), filled from this collection.
     ctx.expandable('customer', 'subscriptions', {

@@ -10,7 +10,7 @@
 import type Stripe from 'stripe'
 import type { ResourceContext, ResourceModule } from '../context.js'
 import { invalidRequest, resourceMissing } from '../errors.js'
-import type { EventOrigin } from '../events.js'
+import { type EventOrigin, saveUpdate } from '../events.js'
 import { formatAmount } from '../hosted/html.js'
 import { newId, randomBase62 } from '../ids.js'
 import { previousAttributes } from '../json.js'
@@ -482,14 +482,9 @@ export const transfers: ResourceModule = {
           metadata: applyMetadata(current.metadata, params.metadata),
         }
         if (params.description !== undefined) next.description = params.description
-        const previous = previousAttributes(current, next)
-        if (Object.keys(previous).length === 0) return current
-        ctx.store.replace('transfer', current.id, next)
-        ctx.events.emit('transfer.updated', next, {
+        return saveUpdate(ctx, 'transfer', current.id, current, next, 'transfer.updated', {
           request: origin,
-          previousAttributes: previous,
         })
-        return next
       },
     })
 
@@ -584,37 +579,20 @@ export const transfers: ResourceModule = {
       },
     })
 
-    const txn = (id: string) => ctx.store.find('balance_transaction', id)
-    ctx.expandable('transfer', 'balance_transaction', { kind: 'reference', resolve: txn })
-    ctx.expandable('transfer', 'destination', {
-      kind: 'reference',
-      target: 'account',
-      resolve: (id) => ctx.store.find('account', id),
+    ctx.references('transfer', { balance_transaction: 'balance_transaction' }, { target: false })
+    ctx.references('transfer', {
+      destination: 'account',
+      destination_payment: 'charge',
+      source_transaction: 'charge',
     })
-    ctx.expandable('transfer', 'destination_payment', {
-      kind: 'reference',
-      target: 'charge',
-      resolve: (id) => ctx.store.find('charge', id),
-    })
-    ctx.expandable('transfer', 'source_transaction', {
-      kind: 'reference',
-      target: 'charge',
-      resolve: (id) => ctx.store.find('charge', id),
-    })
-    ctx.expandable('transfer_reversal', 'balance_transaction', { kind: 'reference', resolve: txn })
-    ctx.expandable('transfer_reversal', 'transfer', {
-      kind: 'reference',
-      resolve: (id) => ctx.store.find('transfer', id),
-    })
-    ctx.expandable('transfer_reversal', 'source_refund', {
-      kind: 'reference',
-      target: 'refund',
-      resolve: (id) => ctx.store.find('refund', id),
-    })
-    ctx.expandable('transfer_reversal', 'destination_payment_refund', {
-      kind: 'reference',
-      target: 'refund',
-      resolve: (id) => ctx.store.find('refund', id),
+    ctx.references(
+      'transfer_reversal',
+      { balance_transaction: 'balance_transaction', transfer: 'transfer' },
+      { target: false }
+    )
+    ctx.references('transfer_reversal', {
+      source_refund: 'refund',
+      destination_payment_refund: 'refund',
     })
   },
 }

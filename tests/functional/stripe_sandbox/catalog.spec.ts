@@ -1,24 +1,13 @@
 import { test } from '@japa/runner'
 import Stripe from 'stripe'
-import { StripeSandbox } from '../../../sandbox/stripe/sandbox.js'
+import { type StripeSandbox } from '../../../sandbox/stripe/sandbox.js'
 import {
   createPriceFromData,
   findPrice,
   findProduct,
 } from '../../../sandbox/stripe/resources/prices.js'
 import { ApiError } from '../../../sandbox/stripe/errors.js'
-import { sdk } from './helpers.js'
-
-/** The Stripe error a rejected SDK call threw (fails the test when it resolved). */
-async function stripeError(promise: Promise<unknown>): Promise<Stripe.errors.StripeError> {
-  try {
-    await promise
-  } catch (error) {
-    if (error instanceof Stripe.errors.StripeError) return error
-    throw error
-  }
-  throw new Error('expected the call to fail')
-}
+import { stripeError, useSandbox } from './helpers.js'
 
 function types(sandbox: StripeSandbox): string[] {
   return sandbox
@@ -31,12 +20,10 @@ test.group('Stripe sandbox: products', (group) => {
   let sandbox: StripeSandbox
   let stripe: Stripe
 
-  group.setup(async () => {
-    sandbox = await StripeSandbox.start({ port: 0 })
-    stripe = sdk(sandbox)
-    return () => sandbox.stop()
+  useSandbox(group, (started, client) => {
+    sandbox = started
+    stripe = client
   })
-  group.each.setup(() => sandbox.reset())
 
   test('creates a product with every writable field and retrieves it', async ({ assert }) => {
     const product = await stripe.products.create({
@@ -257,11 +244,14 @@ test.group('Stripe sandbox: prices', (group) => {
   let stripe: Stripe
   let productId: string
 
-  group.setup(async () => {
-    sandbox = await StripeSandbox.start({ port: 0 })
-    stripe = sdk(sandbox)
-    return () => sandbox.stop()
-  })
+  useSandbox(
+    group,
+    (started, client) => {
+      sandbox = started
+      stripe = client
+    },
+    { reset: false }
+  )
   group.each.setup(async () => {
     sandbox.reset()
     const product = await stripe.products.create({ name: 'Plan' })

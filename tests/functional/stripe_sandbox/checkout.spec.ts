@@ -7,8 +7,8 @@ import {
 } from '../../../sandbox/stripe/resources/checkout_sessions.js'
 import { completeOnboarding } from '../../../sandbox/stripe/resources/accounts.js'
 import { explainShape, sweepStore } from '../../../sandbox/stripe/fidelity.js'
-import { StripeSandbox } from '../../../sandbox/stripe/sandbox.js'
-import { WebhookReceiver, sdk } from './helpers.js'
+import { type StripeSandbox } from '../../../sandbox/stripe/sandbox.js'
+import { WebhookReceiver, useSandbox } from './helpers.js'
 
 const VISA = { number: '4242424242424242', exp_month: 12, exp_year: 2034, cvc: '123' }
 const DECLINE = { ...VISA, number: '4000000000000002' }
@@ -70,11 +70,14 @@ test.group('Stripe sandbox: checkout sessions', (group) => {
   let oneTime: Stripe.Price
   let monthly: Stripe.Price
 
-  group.setup(async () => {
-    sandbox = await StripeSandbox.start({ port: 0 })
-    stripe = sdk(sandbox)
-    return () => sandbox.stop()
-  })
+  useSandbox(
+    group,
+    (started, client) => {
+      sandbox = started
+      stripe = client
+    },
+    { reset: false }
+  )
 
   group.each.setup(async () => {
     sandbox.reset()
@@ -1286,11 +1289,14 @@ test.group('Stripe sandbox: hosted Checkout page', (group) => {
   let price: Stripe.Price
   let monthly: Stripe.Price
 
-  group.setup(async () => {
-    sandbox = await StripeSandbox.start({ port: 0 })
-    stripe = sdk(sandbox)
-    return () => sandbox.stop()
-  })
+  useSandbox(
+    group,
+    (started, client) => {
+      sandbox = started
+      stripe = client
+    },
+    { reset: false }
+  )
 
   group.each.setup(async () => {
     sandbox.reset()

@@ -1,23 +1,13 @@
 import { test } from '@japa/runner'
 import Stripe from 'stripe'
-import { StripeSandbox } from '../../../sandbox/stripe/sandbox.js'
+import { type StripeSandbox } from '../../../sandbox/stripe/sandbox.js'
 import {
   TEST_ACCOUNT_NUMBER,
   TEST_ROUTING_NUMBER,
   completeOnboarding,
   findAccount,
 } from '../../../sandbox/stripe/resources/accounts.js'
-import { TEST_KEY, WebhookReceiver, sdk } from './helpers.js'
-
-async function stripeError(promise: Promise<unknown>): Promise<Stripe.errors.StripeError> {
-  try {
-    await promise
-  } catch (error) {
-    if (error instanceof Stripe.errors.StripeError) return error
-    throw error
-  }
-  throw new Error('expected the call to fail')
-}
+import { TEST_KEY, WebhookReceiver, stripeError, useSandbox } from './helpers.js'
 
 function parsed(receiver: WebhookReceiver): Stripe.Event[] {
   return receiver.received.map((hook) => JSON.parse(hook.raw) as Stripe.Event)
@@ -45,12 +35,10 @@ test.group('Stripe sandbox: Connect accounts', (group) => {
   let sandbox: StripeSandbox
   let stripe: Stripe
 
-  group.setup(async () => {
-    sandbox = await StripeSandbox.start({ port: 0 })
-    stripe = sdk(sandbox)
-    return () => sandbox.stop()
+  useSandbox(group, (started, client) => {
+    sandbox = started
+    stripe = client
   })
-  group.each.setup(() => sandbox.reset())
 
   test('a new Express account is not onboarded and has realistic requirements', async ({
     assert,
@@ -336,12 +324,10 @@ test.group('Stripe sandbox: Connect onboarding', (group) => {
   let sandbox: StripeSandbox
   let stripe: Stripe
 
-  group.setup(async () => {
-    sandbox = await StripeSandbox.start({ port: 0 })
-    stripe = sdk(sandbox)
-    return () => sandbox.stop()
+  useSandbox(group, (started, client) => {
+    sandbox = started
+    stripe = client
   })
-  group.each.setup(() => sandbox.reset())
 
   async function expressAccount() {
     return stripe.accounts.create({
@@ -683,12 +669,10 @@ test.group('Stripe sandbox: Connect scoping', (group) => {
   let sandbox: StripeSandbox
   let stripe: Stripe
 
-  group.setup(async () => {
-    sandbox = await StripeSandbox.start({ port: 0 })
-    stripe = sdk(sandbox)
-    return () => sandbox.stop()
+  useSandbox(group, (started, client) => {
+    sandbox = started
+    stripe = client
   })
-  group.each.setup(() => sandbox.reset())
 
   test('customers live in the account that created them', async ({ assert }) => {
     const connectReceiver = await WebhookReceiver.start()

@@ -7,18 +7,9 @@ import { fileURLToPath } from 'node:url'
 import { test } from '@japa/runner'
 import Stripe from 'stripe'
 import { StripeSandbox } from '../../../sandbox/stripe/sandbox.js'
-import { TEST_KEY, WebhookReceiver, sdk, signatureOf } from './helpers.js'
+import { TEST_KEY, WebhookReceiver, sdk, signatureOf, simPost } from './helpers.js'
 
 const PROJECT_ROOT = fileURLToPath(new URL('../../../', import.meta.url))
-
-async function simPost(sandbox: StripeSandbox, path: string, body: Record<string, unknown> = {}) {
-  const response = await fetch(`${sandbox.url}${path}`, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify(body),
-  })
-  return { status: response.status, body: (await response.json()) as Record<string, unknown> }
-}
 
 test.group('Stripe sandbox: /_sim control routes', (group) => {
   let sandbox: StripeSandbox

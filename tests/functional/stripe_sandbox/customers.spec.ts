@@ -1,17 +1,20 @@
 import { test } from '@japa/runner'
 import Stripe from 'stripe'
 import { StripeSandbox } from '../../../sandbox/stripe/sandbox.js'
-import { TEST_KEY, sdk } from './helpers.js'
+import { TEST_KEY, sdk, useSandbox } from './helpers.js'
 
 test.group('Stripe sandbox: customers', (group) => {
   let sandbox: StripeSandbox
   let stripe: Stripe
 
-  group.setup(async () => {
-    sandbox = await StripeSandbox.start({ port: 0 })
-    stripe = sdk(sandbox)
-    return () => sandbox.stop()
-  })
+  useSandbox(
+    group,
+    (started, client) => {
+      sandbox = started
+      stripe = client
+    },
+    { reset: false }
+  )
 
   test('creates and retrieves a customer through the real SDK', async ({ assert }) => {
     const created = await stripe.customers.create({

@@ -1,18 +1,16 @@
 import { test } from '@japa/runner'
 import Stripe from 'stripe'
-import { StripeSandbox } from '../../../sandbox/stripe/sandbox.js'
-import { sdk } from './helpers.js'
+import { type StripeSandbox } from '../../../sandbox/stripe/sandbox.js'
+import { useSandbox } from './helpers.js'
 
 test.group('Stripe sandbox: events', (group) => {
   let sandbox: StripeSandbox
   let stripe: Stripe
 
-  group.setup(async () => {
-    sandbox = await StripeSandbox.start({ port: 0 })
-    stripe = sdk(sandbox)
-    return () => sandbox.stop()
+  useSandbox(group, (started, client) => {
+    sandbox = started
+    stripe = client
   })
-  group.each.setup(() => sandbox.reset())
 
   test('records customer.created with the triggering request', async ({ assert }) => {
     const customer = await stripe.customers.create(

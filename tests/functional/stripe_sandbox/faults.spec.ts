@@ -7,29 +7,14 @@
 import { test } from '@japa/runner'
 import Stripe from 'stripe'
 import { type FaultOptions, seededRandom } from '../../../sandbox/stripe/faults.js'
-import { StripeSandbox } from '../../../sandbox/stripe/sandbox.js'
-import { sdk } from './helpers.js'
-
-async function countByEmail(stripe: Stripe, email: string): Promise<number> {
-  const list = await stripe.customers.list({ email, limit: 100 })
-  return list.data.length
-}
+import { type StripeSandbox } from '../../../sandbox/stripe/sandbox.js'
+import { countByEmail, sdk, stripeError, useSandbox } from './helpers.js'
 
 function createdEvents(sandbox: StripeSandbox, email: string): number {
   return sandbox
     .eventLog('customer.created')
     .filter((event) => event.type === 'customer.created' && event.data.object.email === email)
     .length
-}
-
-async function rejection(promise: Promise<unknown>): Promise<Stripe.errors.StripeError> {
-  try {
-    await promise
-  } catch (error) {
-    if (error instanceof Stripe.errors.StripeError) return error
-    throw error
-  }
-  throw new Error('expected the call to fail')
 }
 
 async function simJson(sandbox: StripeSandbox, method: string, path: string, body?: object) {
@@ -47,11 +32,14 @@ test.group('Stripe sandbox: faults on the next N calls', (group) => {
   let sandbox: StripeSandbox
   let stripe: Stripe
 
-  group.setup(async () => {
-    sandbox = await StripeSandbox.start({ port: 0 })
-    stripe = sdk(sandbox)
-    return () => sandbox.stop()
-  })
+  useSandbox(
+    group,
+    (started, client) => {
+      sandbox = started
+      stripe = client
+    },
+    { reset: false }
+  )
   group.each.setup(() => sandbox.clearFaults())
 
   test('500 before execution: retried with the same key until the faults run out', async ({
@@ -72,7 +60,7 @@ test.group('Stripe sandbox: faults on the next N calls', (group) => {
     assert.equal(await countByEmail(stripe, 'n500@example.com'), 1)
 
     sandbox.failNext({ ...CREATE, status: 500, count: 3 })
-    const error = await rejection(client.customers.create({ email: 'n500-out@example.com' }))
+    const error = await stripeError(client.customers.create({ email: 'n500-out@example.com' }))
     assert.instanceOf(error, Stripe.errors.StripeAPIError)
     assert.equal(error.statusCode, 500)
     assert.equal(error.rawType, 'api_error')
@@ -93,7 +81,7 @@ test.group('Stripe sandbox: faults on the next N calls', (group) => {
   test('429 is a StripeRateLimitError and is not retried', async ({ assert }) => {
     const client = sdk(sandbox, { maxNetworkRetries: 2 })
     sandbox.failNext({ ...CREATE, status: 429, count: 2 })
-    const error = await rejection(client.customers.create({ email: 'n429@example.com' }))
+    const error = await stripeError(client.customers.create({ email: 'n429@example.com' }))
     assert.instanceOf(error, Stripe.errors.StripeRateLimitError)
     assert.equal(error.statusCode, 429)
     assert.equal(error.code, 'rate_limit')
@@ -120,7 +108,7 @@ test.group('Stripe sandbox: faults on the next N calls', (group) => {
     assert.equal(await countByEmail(stripe, 'n429-after@example.com'), 1)
 
     sandbox.failNext({ ...CREATE, status: 503, shouldRetry: false, count: 2 })
-    const error = await rejection(client.customers.create({ email: 'n503-stop@example.com' }))
+    const error = await stripeError(client.customers.create({ email: 'n503-stop@example.com' }))
     assert.instanceOf(error, Stripe.errors.StripeAPIError)
     assert.equal(error.statusCode, 503)
     assert.equal(error.headers?.['stripe-should-retry'], 'false')
@@ -137,7 +125,7 @@ test.group('Stripe sandbox: faults on the next N calls', (group) => {
 
     sandbox.failNext({ ...CREATE, mode: 'timeout', count: 1, phase: 'before' })
     const noRetry = sdk(sandbox, { maxNetworkRetries: 0, timeout: 250 })
-    const error = await rejection(noRetry.customers.create({ email: 'n-timeout-2@example.com' }))
+    const error = await stripeError(noRetry.customers.create({ email: 'n-timeout-2@example.com' }))
     assert.instanceOf(error, Stripe.errors.StripeConnectionError)
     assert.equal(await countByEmail(stripe, 'n-timeout-2@example.com'), 0)
   }).timeout(10_000)
@@ -152,7 +140,7 @@ test.group('Stripe sandbox: faults on the next N calls', (group) => {
     assert.equal(await countByEmail(stripe, 'n-reset@example.com'), 1)
 
     sandbox.failNext({ ...CREATE, mode: 'reset', count: 3, phase: 'before' })
-    const error = await rejection(client.customers.create({ email: 'n-reset-out@example.com' }))
+    const error = await stripeError(client.customers.create({ email: 'n-reset-out@example.com' }))
     assert.instanceOf(error, Stripe.errors.StripeConnectionError)
     assert.equal(await countByEmail(stripe, 'n-reset-out@example.com'), 0)
     assert.equal(sandbox.faults.pending, 0)
@@ -163,17 +151,20 @@ test.group('Stripe sandbox: faults at a rate', (group) => {
   let sandbox: StripeSandbox
   let stripe: Stripe
 
-  group.setup(async () => {
-    sandbox = await StripeSandbox.start({ port: 0 })
-    stripe = sdk(sandbox)
-    return () => sandbox.stop()
-  })
+  useSandbox(
+    group,
+    (started, client) => {
+      sandbox = started
+      stripe = client
+    },
+    { reset: false }
+  )
   group.each.setup(() => sandbox.clearFaults())
 
   test('rate 1 fails every matching call until cleared; rate 0 none', async ({ assert }) => {
     sandbox.failRate({ rate: 1, path: '/v1/customers', method: 'GET', status: 503 })
     for (let i = 0; i < 3; i++) {
-      const error = await rejection(stripe.customers.list())
+      const error = await stripeError(stripe.customers.list())
       assert.equal(error.statusCode, 503)
     }
     // Other paths and methods are untouched.
@@ -279,7 +270,7 @@ test.group('Stripe sandbox: faults at a rate', (group) => {
     })
     assert.equal(armed.status, 200)
     assert.deepEqual(armed.body, { pending: 0, rate: 1, seed: 5 })
-    const failed = await rejection(stripe.customers.list())
+    const failed = await stripeError(stripe.customers.list())
     assert.equal(failed.statusCode, 503)
     const status = await simJson(sandbox, 'GET', '/_sim/faults')
     assert.deepEqual(status.body, {

@@ -14,9 +14,9 @@ import {
   sdkTypes,
   sweepStore,
 } from '../../../sandbox/stripe/fidelity.js'
-import { StripeSandbox } from '../../../sandbox/stripe/sandbox.js'
+import { type StripeSandbox } from '../../../sandbox/stripe/sandbox.js'
 import type { CollectionTypes } from '../../../sandbox/stripe/store.js'
-import { sdk } from './helpers.js'
+import { recurringPrice, useSandbox } from './helpers.js'
 
 // ---------------------------------------------------------------------------
 // Compile-time conformance: every store collection that holds a Stripe object is
@@ -330,11 +330,14 @@ test.group('Stripe sandbox: shapes through the SDK match Stripe’s fixtures', (
   let sandbox: StripeSandbox
   let stripe: Stripe
 
-  group.setup(async () => {
-    sandbox = await StripeSandbox.start({ port: 0 })
-    stripe = sdk(sandbox)
-    return () => sandbox.stop()
-  })
+  useSandbox(
+    group,
+    (started, client) => {
+      sandbox = started
+      stripe = client
+    },
+    { reset: false }
+  )
 
   test('store collections are the SDK types (compile-time) and hold what the SDK receives', async ({
     assert,
@@ -406,12 +409,7 @@ test.group('Stripe sandbox: shapes through the SDK match Stripe’s fixtures', (
           'prices.create one-time',
           await stripe.prices.create({ currency: 'usd', unit_amount: 500, product: product.id })
         )
-        const recurring = await stripe.prices.create({
-          currency: 'usd',
-          unit_amount: 500,
-          recurring: { interval: 'month' },
-          product_data: { name: 'Shape plan' },
-        })
+        const recurring = await recurringPrice(stripe, 500, 'Shape plan')
         keep('prices.create recurring', recurring)
         keep(
           'prices.retrieve expand product',
@@ -502,11 +500,14 @@ test.group('Stripe sandbox: fidelity sweep over the store', (group) => {
   let sandbox: StripeSandbox
   let stripe: Stripe
 
-  group.setup(async () => {
-    sandbox = await StripeSandbox.start({ port: 0 })
-    stripe = sdk(sandbox)
-    return () => sandbox.stop()
-  })
+  useSandbox(
+    group,
+    (started, client) => {
+      sandbox = started
+      stripe = client
+    },
+    { reset: false }
+  )
 
   test('every stored object and event payload of the flows that exist has Stripe’s shape', async ({
     assert,
@@ -519,15 +520,10 @@ test.group('Stripe sandbox: fidelity sweep over the store', (group) => {
     await stripe.webhookEndpoints.create({ url: 'http://127.0.0.1:9/x', enabled_events: ['*'] })
 
     // Catalog.
-    let recurringPrice: string | undefined
+    let recurringPriceId: string | undefined
     if (routed(sandbox, 'POST', '/v1/prices')) {
-      const price = await stripe.prices.create({
-        currency: 'usd',
-        unit_amount: 500,
-        recurring: { interval: 'month' },
-        product_data: { name: 'Premium' },
-      })
-      recurringPrice = price.id
+      const price = await recurringPrice(stripe, 500, 'Premium')
+      recurringPriceId = price.id
       if (routed(sandbox, 'POST', '/v1/prices/:id'))
         await stripe.prices.update(price.id, { metadata: { tier: 'premium' } })
     }
@@ -563,12 +559,12 @@ test.group('Stripe sandbox: fidelity sweep over the store', (group) => {
             reason: 'fraudulent',
           })
       }
-      if (recurringPrice) {
+      if (recurringPriceId) {
         const subscription = await stripe.checkout.sessions.create({
           mode: 'subscription',
           customer: customer.id,
           success_url: 'http://localhost:3333/ok',
-          line_items: [{ price: recurringPrice, quantity: 1 }],
+          line_items: [{ price: recurringPriceId, quantity: 1 }],
           subscription_data: { metadata: { plan: 'premium' } },
         })
         if (complete) await complete(sandbox.context, subscription.id, { card: CARD })
@@ -693,7 +689,7 @@ test.group('Stripe sandbox: fidelity sweep over the store', (group) => {
     assert.deepEqual(report.problems, [])
     for (const type of ['customer', 'event', 'webhook_endpoint'])
       assert.include(report.checked, type)
-    if (recurringPrice) assert.include(report.checked, 'price')
+    if (recurringPriceId) assert.include(report.checked, 'price')
     if (complete) assert.include(report.checked, 'checkout.session')
     assert.deepEqual(sweepStore(sandbox), report.problems)
     assert.deepEqual(sandbox.fidelityReport().checked, report.checked)

@@ -1,23 +1,21 @@
 import { test } from '@japa/runner'
 import Stripe from 'stripe'
 import { StripeSandbox } from '../../../sandbox/stripe/sandbox.js'
-import { TEST_KEY, sdk, sleep } from './helpers.js'
+import { TEST_KEY, countByEmail, sdk, sleep, useSandbox } from './helpers.js'
 
 /** Number of live customers with this email (each test uses its own email). */
-async function countByEmail(stripe: Stripe, email: string): Promise<number> {
-  const list = await stripe.customers.list({ email, limit: 100 })
-  return list.data.length
-}
-
 test.group('Stripe sandbox: idempotency', (group) => {
   let sandbox: StripeSandbox
   let stripe: Stripe
 
-  group.setup(async () => {
-    sandbox = await StripeSandbox.start({ port: 0 })
-    stripe = sdk(sandbox)
-    return () => sandbox.stop()
-  })
+  useSandbox(
+    group,
+    (started, client) => {
+      sandbox = started
+      stripe = client
+    },
+    { reset: false }
+  )
   group.each.setup(() => sandbox.clearFaults())
 
   test('replays the saved response for the same key and params', async ({ assert }) => {
@@ -269,11 +267,14 @@ test.group('Stripe sandbox: fault injection', (group) => {
   let sandbox: StripeSandbox
   let stripe: Stripe
 
-  group.setup(async () => {
-    sandbox = await StripeSandbox.start({ port: 0 })
-    stripe = sdk(sandbox)
-    return () => sandbox.stop()
-  })
+  useSandbox(
+    group,
+    (started, client) => {
+      sandbox = started
+      stripe = client
+    },
+    { reset: false }
+  )
   group.each.setup(() => sandbox.clearFaults())
 
   test('an injected 500 fails a call without retries', async ({ assert }) => {

@@ -1,46 +1,34 @@
 import { test } from '@japa/runner'
 import Stripe from 'stripe'
 import { checkShape } from '../../../sandbox/stripe/fidelity.js'
-import { StripeSandbox } from '../../../sandbox/stripe/sandbox.js'
-import { sdk } from './helpers.js'
-
-/** The ids of the events so far: a mark that survives the 30-day event retention. */
-function markOf(sandbox: StripeSandbox): Set<string> {
-  return new Set(sandbox.eventLog().map((event) => event.id))
-}
-
-function eventsSince(sandbox: StripeSandbox, mark: Set<string>): Stripe.Event[] {
-  return sandbox
-    .eventLog()
-    .filter((event) => !mark.has(event.id))
-    .reverse()
-    .filter((event) => !event.type.startsWith('balance.'))
-}
-
-async function failure(promise: Promise<unknown>): Promise<Stripe.errors.StripeError> {
-  const error = await promise.then(
-    () => null,
-    (caught: unknown) => caught
-  )
-  if (!(error instanceof Stripe.errors.StripeError)) throw new Error('expected a Stripe error')
-  return error
-}
+import { type StripeSandbox } from '../../../sandbox/stripe/sandbox.js'
+import {
+  customerWithCard,
+  eventsSince,
+  markOf,
+  recurringPrice,
+  stripeError,
+  useSandbox,
+} from './helpers.js'
 
 test.group('Stripe sandbox: invoices', (group) => {
   let sandbox: StripeSandbox
   let stripe: Stripe
   let oneTime: Stripe.Price
 
-  group.setup(async () => {
-    sandbox = await StripeSandbox.start({ port: 0 })
-    stripe = sdk(sandbox)
-    oneTime = await stripe.prices.create({
-      currency: 'usd',
-      unit_amount: 1250,
-      product_data: { name: 'Workshop seat' },
-    })
-    return () => sandbox.stop()
-  })
+  useSandbox(
+    group,
+    async (started, client) => {
+      sandbox = started
+      stripe = client
+      oneTime = await stripe.prices.create({
+        currency: 'usd',
+        unit_amount: 1250,
+        product_data: { name: 'Workshop seat' },
+      })
+    },
+    { reset: false }
+  )
 
   test('pending invoice items, a manual invoice, finalize with numbering, pay with payments', async ({
     assert,
@@ -222,17 +210,12 @@ test.group('Stripe sandbox: invoices', (group) => {
       ['invoiceitem.deleted']
     )
 
-    const noCurrency = await failure(
+    const noCurrency = await stripeError(
       stripe.invoiceItems.create({ customer: customer.id, amount: 100 })
     )
     assert.equal(noCurrency.param, 'currency')
-    const recurring = await stripe.prices.create({
-      currency: 'usd',
-      unit_amount: 100,
-      recurring: { interval: 'month' },
-      product_data: { name: 'Monthly' },
-    })
-    const wrongType = await failure(
+    const recurring = await recurringPrice(stripe, 100, 'Monthly')
+    const wrongType = await stripeError(
       stripe.invoiceItems.create({ customer: customer.id, pricing: { price: recurring.id } })
     )
     assert.equal(wrongType.statusCode, 400)
@@ -325,7 +308,7 @@ test.group('Stripe sandbox: invoices', (group) => {
     const product = await stripe.products.create({ name: 'Euro workshop' })
     const pricesBefore = sandbox.context.store.list('price').length
     const eventsBefore = sandbox.eventLog().length
-    const error = await failure(
+    const error = await stripeError(
       stripe.invoiceItems.create({
         customer: customer.id,
         invoice: invoice.id,
@@ -338,7 +321,7 @@ test.group('Stripe sandbox: invoices', (group) => {
     assert.include(error.message, '(eur)')
     assert.equal(sandbox.context.store.list('price').length, pricesBefore)
     assert.equal(sandbox.eventLog().length, eventsBefore)
-    const amountError = await failure(
+    const amountError = await stripeError(
       stripe.invoiceItems.create({
         customer: customer.id,
         invoice: invoice.id,
@@ -368,13 +351,13 @@ test.group('Stripe sandbox: invoices', (group) => {
       },
       capabilities: { transfers: { requested: true }, card_payments: { requested: true } },
     })
-    const inactive = await failure(
+    const inactive = await stripeError(
       stripe.invoices.create({ customer: customer.id, transfer_data: { destination: account.id } })
     )
     assert.equal(inactive.statusCode, 400)
     assert.equal(inactive.code, 'insufficient_capabilities_for_transfer')
     assert.equal(inactive.param, 'transfer_data[destination]')
-    const missing = await failure(
+    const missing = await stripeError(
       stripe.invoices.create({
         customer: customer.id,
         transfer_data: { destination: 'acct_1NoSuchAccount00' },
@@ -384,7 +367,7 @@ test.group('Stripe sandbox: invoices', (group) => {
     assert.equal(missing.code, 'resource_missing')
     assert.equal(missing.param, 'transfer_data[destination]')
     const draft = await stripe.invoices.create({ customer: customer.id })
-    const onUpdate = await failure(
+    const onUpdate = await stripeError(
       stripe.invoices.update(draft.id, { transfer_data: { destination: account.id } })
     )
     assert.equal(onUpdate.code, 'insufficient_capabilities_for_transfer')
@@ -416,7 +399,7 @@ test.group('Stripe sandbox: invoices', (group) => {
     })
     await stripe.invoices.finalizeInvoice(invoice.id)
     const mark = markOf(sandbox)
-    const error = await failure(
+    const error = await stripeError(
       stripe.invoices.pay(invoice.id, { payment_method: 'pm_card_chargeDeclined' })
     )
     assert.instanceOf(error, Stripe.errors.StripeCardError)
@@ -469,20 +452,20 @@ test.group('Stripe sandbox: invoices', (group) => {
     })
 
     await stripe.invoices.finalizeInvoice(invoice.id)
-    const twice = await failure(stripe.invoices.finalizeInvoice(invoice.id))
+    const twice = await stripeError(stripe.invoices.finalizeInvoice(invoice.id))
     assert.equal(twice.statusCode, 400)
     assert.equal(
       twice.message,
       "This invoice is already finalized, you can't re-finalize a non-draft invoice."
     )
-    const locked = await failure(
+    const locked = await stripeError(
       stripe.invoices.update(invoice.id, { collection_method: 'charge_automatically' })
     )
     assert.equal(locked.statusCode, 400)
     assert.equal(locked.param, 'collection_method')
     const meta = await stripe.invoices.update(invoice.id, { metadata: { ok: 'yes' } })
     assert.deepEqual(meta.metadata, { ok: 'yes' })
-    const deleteOpen = await failure(stripe.invoices.del(invoice.id))
+    const deleteOpen = await stripeError(stripe.invoices.del(invoice.id))
     assert.equal(deleteOpen.statusCode, 400)
     await stripe.invoices.sendInvoice(invoice.id)
     assert.equal((sandbox.eventLog('invoice.sent')[0].data.object as Stripe.Invoice).id, invoice.id)
@@ -496,12 +479,12 @@ test.group('Stripe sandbox: invoices', (group) => {
       eventsSince(sandbox, mark).map((event) => event.type),
       ['invoice.voided']
     )
-    const payVoid = await failure(
+    const payVoid = await stripeError(
       stripe.invoices.pay(invoice.id, { payment_method: 'pm_card_visa' })
     )
     assert.equal(payVoid.statusCode, 400)
     assert.match(payVoid.message, /voided/)
-    const voidTwice = await failure(stripe.invoices.voidInvoice(invoice.id))
+    const voidTwice = await stripeError(stripe.invoices.voidInvoice(invoice.id))
     assert.equal(voidTwice.statusCode, 400)
 
     const paidOne = await stripe.invoices.create({ customer: customer.id })
@@ -515,9 +498,9 @@ test.group('Stripe sandbox: invoices', (group) => {
     assert.equal(outOfBand.status, 'paid')
     assert.equal(outOfBand.amount_paid, 300)
     assert.equal(outOfBand.amount_paid_off_stripe, 300)
-    const voidPaid = await failure(stripe.invoices.voidInvoice(paidOne.id))
+    const voidPaid = await stripeError(stripe.invoices.voidInvoice(paidOne.id))
     assert.equal(voidPaid.statusCode, 400)
-    const payPaid = await failure(stripe.invoices.pay(paidOne.id))
+    const payPaid = await stripeError(stripe.invoices.pay(paidOne.id))
     assert.equal(payPaid.message, 'Invoice is already paid')
     const outOfBandEvents = sandbox
       .eventLog()
@@ -526,7 +509,7 @@ test.group('Stripe sandbox: invoices', (group) => {
       .reverse()
     assert.deepEqual(outOfBandEvents, ['invoice.created', 'invoice.finalized', 'invoice.paid'])
 
-    const missing = await failure(stripe.invoices.retrieve('in_missing'))
+    const missing = await stripeError(stripe.invoices.retrieve('in_missing'))
     assert.equal(missing.statusCode, 404)
     assert.equal(missing.code, 'resource_missing')
   })
@@ -613,12 +596,7 @@ test.group('Stripe sandbox: invoices', (group) => {
       [ids[2]]
     )
 
-    const price = await stripe.prices.create({
-      currency: 'usd',
-      unit_amount: 900,
-      recurring: { interval: 'month' },
-      product_data: { name: 'Basic' },
-    })
+    const price = await recurringPrice(stripe, 900, 'Basic')
     const sub = await stripe.subscriptions.create({
       customer: customer.id,
       items: [{ price: price.id }],
@@ -639,15 +617,11 @@ test.group('Stripe sandbox: invoices', (group) => {
   test('an auto-advancing invoice is charged automatically about an hour after finalizing', async ({
     assert,
   }) => {
-    const pm = await stripe.paymentMethods.create({
-      type: 'card',
-      card: { number: '4242424242424242', exp_month: 10, exp_year: 2042 },
-    })
-    const customer = await stripe.customers.create({ email: 'auto@example.com' })
-    await stripe.paymentMethods.attach(pm.id, { customer: customer.id })
-    await stripe.customers.update(customer.id, {
-      invoice_settings: { default_payment_method: pm.id },
-    })
+    const { customer } = await customerWithCard(
+      stripe,
+      { email: 'auto@example.com' },
+      { number: '4242424242424242', exp_month: 10, exp_year: 2042 }
+    )
     const invoice = await stripe.invoices.create({ customer: customer.id, auto_advance: true })
     await stripe.invoiceItems.create({
       customer: customer.id,
@@ -693,18 +667,8 @@ test.group('Stripe sandbox: invoices', (group) => {
   test('create_preview: the next invoice of a subscription, with item changes and pending items', async ({
     assert,
   }) => {
-    const price = await stripe.prices.create({
-      currency: 'usd',
-      unit_amount: 1500,
-      recurring: { interval: 'month' },
-      product_data: { name: 'Team' },
-    })
-    const bigger = await stripe.prices.create({
-      currency: 'usd',
-      unit_amount: 4000,
-      recurring: { interval: 'month' },
-      product_data: { name: 'Team XL' },
-    })
+    const price = await recurringPrice(stripe, 1500, 'Team')
+    const bigger = await recurringPrice(stripe, 4000, 'Team XL')
     const customer = await stripe.customers.create({ email: 'preview@example.com' })
     const sub = await stripe.subscriptions.create({
       customer: customer.id,
@@ -754,10 +718,10 @@ test.group('Stripe sandbox: invoices', (group) => {
       after.data.map((invoice) => invoice.id),
       before.data.map((invoice) => invoice.id)
     )
-    const nothing = await failure(stripe.invoices.createPreview({ customer: customer.id }))
+    const nothing = await stripeError(stripe.invoices.createPreview({ customer: customer.id }))
     assert.equal(nothing.statusCode, 400)
     await stripe.subscriptions.update(sub.id, { cancel_at_period_end: true })
-    const none = await failure(
+    const none = await stripeError(
       stripe.invoices.createPreview({ customer: customer.id, subscription: sub.id })
     )
     assert.equal(none.code, 'invoice_upcoming_none')

@@ -10,44 +10,19 @@ import {
   parseExpiry,
   settleProcessingPayment,
 } from '../../../sandbox/stripe/payments.js'
-import { StripeSandbox } from '../../../sandbox/stripe/sandbox.js'
-import { sdk } from './helpers.js'
+import { type StripeSandbox } from '../../../sandbox/stripe/sandbox.js'
+import { customerWithCard, eventsDuring, stripeError, useSandbox } from './helpers.js'
 
 const YEAR = new Date().getUTCFullYear() + 2
-
-/** Event types (chronological) created while `action` ran. */
-async function eventsDuring(
-  sandbox: StripeSandbox,
-  action: () => Promise<unknown>
-): Promise<Stripe.Event[]> {
-  const before = new Set(sandbox.eventLog().map((event) => event.id))
-  await action()
-  return sandbox
-    .eventLog()
-    .filter((event) => !before.has(event.id))
-    .reverse()
-}
-
-async function cardError(promise: Promise<unknown>): Promise<Stripe.errors.StripeError> {
-  try {
-    await promise
-  } catch (error) {
-    if (error instanceof Stripe.errors.StripeError) return error
-    throw error
-  }
-  throw new Error('expected the call to fail')
-}
 
 test.group('Stripe sandbox: payment methods', (group) => {
   let sandbox: StripeSandbox
   let stripe: Stripe
 
-  group.setup(async () => {
-    sandbox = await StripeSandbox.start({ port: 0 })
-    stripe = sdk(sandbox)
-    return () => sandbox.stop()
+  useSandbox(group, (started, client) => {
+    sandbox = started
+    stripe = client
   })
-  group.each.setup(() => sandbox.reset())
 
   test('creates a card PaymentMethod from a test card number', async ({ assert }) => {
     const pm = await stripe.paymentMethods.create({
@@ -108,7 +83,7 @@ test.group('Stripe sandbox: payment methods', (group) => {
   })
 
   test('rejects bad card numbers and expiries with 402 card errors', async ({ assert }) => {
-    const bad = await cardError(
+    const bad = await stripeError(
       stripe.paymentMethods.create({
         type: 'card',
         card: { number: '4242424242424241', exp_month: 1, exp_year: YEAR },
@@ -121,7 +96,7 @@ test.group('Stripe sandbox: payment methods', (group) => {
     assert.equal(bad.param, 'card[number]')
     assert.equal(bad.message, 'Your card number is incorrect.')
 
-    const expired = await cardError(
+    const expired = await stripeError(
       stripe.paymentMethods.create({
         type: 'card',
         card: { number: '4242424242424242', exp_month: 1, exp_year: 2020 },
@@ -130,7 +105,7 @@ test.group('Stripe sandbox: payment methods', (group) => {
     assert.equal(expired.code, 'invalid_expiry_year')
     assert.equal(expired.param, 'card[exp_year]')
 
-    const month = await cardError(
+    const month = await stripeError(
       stripe.paymentMethods.create({
         type: 'card',
         card: { number: '4242424242424242', exp_month: 13, exp_year: YEAR },
@@ -138,7 +113,7 @@ test.group('Stripe sandbox: payment methods', (group) => {
     )
     assert.equal(month.code, 'invalid_expiry_month')
 
-    const cvc = await cardError(
+    const cvc = await stripeError(
       stripe.paymentMethods.create({
         type: 'card',
         card: { number: '4242424242424242', exp_month: 1, exp_year: YEAR, cvc: '1x' },
@@ -146,7 +121,7 @@ test.group('Stripe sandbox: payment methods', (group) => {
     )
     assert.equal(cvc.code, 'invalid_cvc')
 
-    const missing = await cardError(stripe.paymentMethods.retrieve('pm_missing'))
+    const missing = await stripeError(stripe.paymentMethods.retrieve('pm_missing'))
     assert.equal(missing.statusCode, 404)
     assert.equal(missing.code, 'resource_missing')
     assert.equal(missing.message, "No such PaymentMethod: 'pm_missing'")
@@ -204,16 +179,16 @@ test.group('Stripe sandbox: payment methods', (group) => {
     )
     const one = await stripe.customers.retrievePaymentMethod(customer.id, pm.id)
     assert.equal(one.id, pm.id)
-    const notTheirs = await cardError(stripe.customers.retrievePaymentMethod(other.id, pm.id))
+    const notTheirs = await stripeError(stripe.customers.retrievePaymentMethod(other.id, pm.id))
     assert.equal(notTheirs.statusCode, 404)
 
-    const taken = await cardError(stripe.paymentMethods.attach(pm.id, { customer: other.id }))
+    const taken = await stripeError(stripe.paymentMethods.attach(pm.id, { customer: other.id }))
     assert.equal(taken.statusCode, 400)
     assert.equal(
       taken.message,
       'The payment method you provided has already been attached to a customer.'
     )
-    const noCustomer = await cardError(stripe.paymentMethods.attach(pm.id, { customer: 'cus_x' }))
+    const noCustomer = await stripeError(stripe.paymentMethods.attach(pm.id, { customer: 'cus_x' }))
     assert.equal(noCustomer.code, 'resource_missing')
     assert.equal(noCustomer.param, 'customer')
 
@@ -237,7 +212,7 @@ test.group('Stripe sandbox: payment methods', (group) => {
     if (refreshed.deleted) return assert.fail('customer deleted')
     assert.isNull(refreshed.invoice_settings.default_payment_method)
 
-    const again = await cardError(stripe.paymentMethods.detach(pm.id))
+    const again = await stripeError(stripe.paymentMethods.detach(pm.id))
     assert.equal(again.statusCode, 400)
     assert.match(again.message, /not attached to a customer/)
   })
@@ -248,7 +223,7 @@ test.group('Stripe sandbox: payment methods', (group) => {
       type: 'card',
       card: { number: '4242424242424242', exp_month: 1, exp_year: YEAR },
     })
-    const refused = await cardError(
+    const refused = await stripeError(
       stripe.paymentMethods.update(loose.id, { metadata: { a: '1' } })
     )
     assert.equal(refused.statusCode, 400)
@@ -280,12 +255,10 @@ test.group('Stripe sandbox: payment intents and charges', (group) => {
   let sandbox: StripeSandbox
   let stripe: Stripe
 
-  group.setup(async () => {
-    sandbox = await StripeSandbox.start({ port: 0 })
-    stripe = sdk(sandbox)
-    return () => sandbox.stop()
+  useSandbox(group, (started, client) => {
+    sandbox = started
+    stripe = client
   })
-  group.each.setup(() => sandbox.reset())
 
   test('a confirmed PaymentIntent succeeds with a full charge', async ({ assert }) => {
     const customer = await stripe.customers.create({ email: 'payer@example.com' })
@@ -420,7 +393,7 @@ test.group('Stripe sandbox: payment intents and charges', (group) => {
     const customer = await stripe.customers.create({})
     let error: Stripe.errors.StripeError | undefined
     const events = await eventsDuring(sandbox, async () => {
-      error = await cardError(
+      error = await stripeError(
         stripe.paymentIntents.create({
           amount: 1500,
           currency: 'usd',
@@ -471,13 +444,13 @@ test.group('Stripe sandbox: payment intents and charges', (group) => {
     assert.deepEqual(balance.pending, [{ amount: 0, currency: 'usd', source_types: { card: 0 } }])
 
     // A decline is a result, not a validation error: the same key replays it.
-    const keyed = await cardError(
+    const keyed = await stripeError(
       stripe.paymentIntents.create(
         { amount: 900, currency: 'usd', payment_method: 'pm_card_chargeDeclined', confirm: true },
         { idempotencyKey: 'declined-once' }
       )
     )
-    const replayed = await cardError(
+    const replayed = await stripeError(
       stripe.paymentIntents.create(
         { amount: 900, currency: 'usd', payment_method: 'pm_card_chargeDeclined', confirm: true },
         { idempotencyKey: 'declined-once' }
@@ -504,7 +477,7 @@ test.group('Stripe sandbox: payment intents and charges', (group) => {
   })
 
   test('insufficient funds carries its decline code', async ({ assert }) => {
-    const error = await cardError(
+    const error = await stripeError(
       stripe.paymentIntents.create({
         amount: 1500,
         currency: 'usd',
@@ -550,7 +523,7 @@ test.group('Stripe sandbox: payment intents and charges', (group) => {
       ],
     ]
     for (const [pm, code, declineCode, message] of cases) {
-      const error = await cardError(
+      const error = await stripeError(
         stripe.paymentIntents.create({
           amount: 1000,
           currency: 'usd',
@@ -567,12 +540,12 @@ test.group('Stripe sandbox: payment intents and charges', (group) => {
   })
 
   test('a ...0341 card succeeds on-session and fails off-session', async ({ assert }) => {
-    const customer = await stripe.customers.create({})
-    const pm = await stripe.paymentMethods.create({
-      type: 'card',
-      card: { number: '4000000000000341', exp_month: 1, exp_year: YEAR },
-    })
-    await stripe.paymentMethods.attach(pm.id, { customer: customer.id })
+    const { customer, pm } = await customerWithCard(
+      stripe,
+      {},
+      { number: '4000000000000341', exp_month: 1, exp_year: YEAR },
+      { makeDefault: false }
+    )
     const onSession = await stripe.paymentIntents.create({
       amount: 1000,
       currency: 'usd',
@@ -582,7 +555,7 @@ test.group('Stripe sandbox: payment intents and charges', (group) => {
     })
     assert.equal(onSession.status, 'succeeded')
 
-    const offSession = await cardError(
+    const offSession = await stripeError(
       stripe.paymentIntents.create({
         amount: 1000,
         currency: 'usd',
@@ -617,7 +590,7 @@ test.group('Stripe sandbox: payment intents and charges', (group) => {
     assert.isNull(draft.latest_charge)
     assert.deepEqual(draft.automatic_payment_methods, { allow_redirects: 'always', enabled: true })
 
-    const missingPm = await cardError(stripe.paymentIntents.confirm(draft.id))
+    const missingPm = await stripeError(stripe.paymentIntents.confirm(draft.id))
     assert.equal(missingPm.statusCode, 400)
     assert.equal(missingPm.code, 'payment_intent_unexpected_state')
 
@@ -636,20 +609,20 @@ test.group('Stripe sandbox: payment intents and charges', (group) => {
     const charge = await stripe.charges.retrieve(String(confirmed.latest_charge))
     assert.equal(charge.payment_method_details?.card?.brand, 'mastercard')
 
-    const twice = await cardError(stripe.paymentIntents.confirm(draft.id))
+    const twice = await stripeError(stripe.paymentIntents.confirm(draft.id))
     assert.equal(twice.statusCode, 400)
     assert.equal(twice.code, 'payment_intent_unexpected_state')
     assert.equal(
       twice.message,
       'You cannot confirm this PaymentIntent because it has already succeeded after being previously confirmed.'
     )
-    const lateUpdate = await cardError(stripe.paymentIntents.update(draft.id, { amount: 5000 }))
+    const lateUpdate = await stripeError(stripe.paymentIntents.update(draft.id, { amount: 5000 }))
     assert.equal(lateUpdate.code, 'payment_intent_unexpected_state')
     // Metadata stays editable.
     const tagged = await stripe.paymentIntents.update(draft.id, { metadata: { after: 'yes' } })
     assert.deepEqual(tagged.metadata, { step: 'two', after: 'yes' })
 
-    const cancelSucceeded = await cardError(stripe.paymentIntents.cancel(draft.id))
+    const cancelSucceeded = await stripeError(stripe.paymentIntents.cancel(draft.id))
     assert.equal(cancelSucceeded.code, 'payment_intent_unexpected_state')
     assert.match(cancelSucceeded.message, /status of succeeded/)
 
@@ -665,14 +638,14 @@ test.group('Stripe sandbox: payment intents and charges', (group) => {
     assert.equal(canceled.status, 'canceled')
     assert.equal(canceled.cancellation_reason, 'abandoned')
     assert.isNumber(canceled.canceled_at)
-    const confirmCanceled = await cardError(
+    const confirmCanceled = await stripeError(
       stripe.paymentIntents.confirm(other.id, { payment_method: 'pm_card_visa' })
     )
     assert.equal(confirmCanceled.code, 'payment_intent_unexpected_state')
   })
 
   test('validation errors are Stripe-shaped and write nothing', async ({ assert }) => {
-    const small = await cardError(
+    const small = await stripeError(
       stripe.paymentIntents.create({ amount: 20, currency: 'usd', payment_method: 'pm_card_visa' })
     )
     assert.equal(small.statusCode, 400)
@@ -680,14 +653,14 @@ test.group('Stripe sandbox: payment intents and charges', (group) => {
     assert.equal(small.param, 'amount')
     assert.equal(small.message, 'Amount must be at least $0.50 usd')
 
-    const customer = await cardError(
+    const customer = await stripeError(
       stripe.paymentIntents.create({ amount: 1000, currency: 'usd', customer: 'cus_nope' })
     )
     assert.equal(customer.code, 'resource_missing')
     assert.equal(customer.param, 'customer')
     assert.equal(customer.message, "No such customer: 'cus_nope'")
 
-    const pm = await cardError(
+    const pm = await stripeError(
       stripe.paymentIntents.create({
         amount: 1000,
         currency: 'usd',
@@ -699,12 +672,12 @@ test.group('Stripe sandbox: payment intents and charges', (group) => {
     assert.equal(pm.code, 'resource_missing')
     assert.equal(pm.param, 'payment_method')
 
-    const fee = await cardError(
+    const fee = await stripeError(
       stripe.paymentIntents.create({ amount: 1000, currency: 'usd', application_fee_amount: 100 })
     )
     assert.equal(fee.param, 'application_fee_amount')
 
-    const offSession = await cardError(
+    const offSession = await stripeError(
       stripe.paymentIntents.create({
         amount: 1000,
         currency: 'usd',
@@ -714,10 +687,10 @@ test.group('Stripe sandbox: payment intents and charges', (group) => {
     )
     assert.equal(offSession.param, 'off_session')
 
-    const missing = await cardError(stripe.paymentIntents.retrieve('pi_missing'))
+    const missing = await stripeError(stripe.paymentIntents.retrieve('pi_missing'))
     assert.equal(missing.statusCode, 404)
     assert.equal(missing.message, "No such payment_intent: 'pi_missing'")
-    const missingCharge = await cardError(stripe.charges.retrieve('ch_missing'))
+    const missingCharge = await stripeError(stripe.charges.retrieve('ch_missing'))
     assert.equal(missingCharge.statusCode, 404)
     assert.equal(missingCharge.message, "No such charge: 'ch_missing'")
 
@@ -794,7 +767,7 @@ test.group('Stripe sandbox: payment intents and charges', (group) => {
       metadata: { note: null },
       description: null,
     })
-    const badExpand = await cardError(stripe.charges.retrieve(paid[0], { expand: ['nonsense'] }))
+    const badExpand = await stripeError(stripe.charges.retrieve(paid[0], { expand: ['nonsense'] }))
     assert.equal(badExpand.statusCode, 400)
     assert.equal(badExpand.param, 'expand')
   })

@@ -1,37 +1,9 @@
 import { test } from '@japa/runner'
-import Stripe from 'stripe'
+import type Stripe from 'stripe'
 import { checkShape } from '../../../sandbox/stripe/fidelity.js'
 import { portalUpdatePaymentMethod } from '../../../sandbox/stripe/resources/billing_portal.js'
 import { StripeSandbox } from '../../../sandbox/stripe/sandbox.js'
-import { sdk } from './helpers.js'
-
-/** The subscription's status as the API reports it now. */
-async function statusOf(stripe: Stripe, id: string): Promise<string> {
-  const subscription = await stripe.subscriptions.retrieve(id)
-  return subscription.status
-}
-
-/** The ids of the events so far: a mark that survives the 30-day event retention. */
-function markOf(sandbox: StripeSandbox): Set<string> {
-  return new Set(sandbox.eventLog().map((event) => event.id))
-}
-
-function eventsSince(sandbox: StripeSandbox, mark: Set<string>): Stripe.Event[] {
-  return sandbox
-    .eventLog()
-    .filter((event) => !mark.has(event.id))
-    .reverse()
-    .filter((event) => !event.type.startsWith('balance.'))
-}
-
-async function failure(promise: Promise<unknown>): Promise<Stripe.errors.StripeError> {
-  const error = await promise.then(
-    () => null,
-    (caught: unknown) => caught
-  )
-  if (!(error instanceof Stripe.errors.StripeError)) throw new Error('expected a Stripe error')
-  return error
-}
+import { eventsSince, markOf, recurringPrice, sdk, statusOf, stripeError } from './helpers.js'
 
 /** POSTs a portal form without following the redirect: returns the 303's Location. */
 async function submit(url: string, fields: Record<string, string>): Promise<string> {
@@ -58,12 +30,7 @@ test.group('Stripe sandbox: customer portal', (group) => {
   group.each.setup(async () => {
     sandbox = await StripeSandbox.start({ port: 0 })
     stripe = sdk(sandbox)
-    price = await stripe.prices.create({
-      currency: 'usd',
-      unit_amount: 2000,
-      recurring: { interval: 'month' },
-      product_data: { name: 'Studio Pro' },
-    })
+    price = await recurringPrice(stripe, 2000, 'Studio Pro')
     return () => sandbox.stop()
   })
 
@@ -112,15 +79,17 @@ test.group('Stripe sandbox: customer portal', (group) => {
     assert.equal(again.configuration, session.configuration)
     assert.isNull(again.return_url)
 
-    const unknown = await failure(stripe.billingPortal.sessions.create({ customer: 'cus_missing' }))
+    const unknown = await stripeError(
+      stripe.billingPortal.sessions.create({ customer: 'cus_missing' })
+    )
     assert.equal(unknown.statusCode, 400)
     assert.equal(unknown.param, 'customer')
-    const badConfig = await failure(
+    const badConfig = await stripeError(
       stripe.billingPortal.sessions.create({ customer: customer.id, configuration: 'bpc_missing' })
     )
     assert.equal(badConfig.param, 'configuration')
     const other = await subscribed('pm_card_visa', 'other@example.com')
-    const foreign = await failure(
+    const foreign = await stripeError(
       stripe.billingPortal.sessions.create({
         customer: customer.id,
         flow_data: {
@@ -180,7 +149,7 @@ test.group('Stripe sandbox: customer portal', (group) => {
     )
     const defaults = await stripe.billingPortal.configurations.list({ is_default: true })
     assert.lengthOf(defaults.data, 1)
-    const cantDeactivate = await failure(
+    const cantDeactivate = await stripeError(
       stripe.billingPortal.configurations.update(defaults.data[0].id, { active: false })
     )
     assert.equal(cantDeactivate.statusCode, 400)
@@ -467,7 +436,7 @@ test.group('Stripe sandbox: customer portal', (group) => {
     assert.equal(sub.cancellation_details?.feedback, 'switched_service')
 
     const canceled = await stripe.subscriptions.cancel(subscription.id)
-    const late = await failure(
+    const late = await stripeError(
       stripe.billingPortal.sessions.create({
         customer: customer.id,
         flow_data: {

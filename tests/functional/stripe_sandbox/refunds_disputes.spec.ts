@@ -1,34 +1,11 @@
 import { test } from '@japa/runner'
-import Stripe from 'stripe'
+import type Stripe from 'stripe'
 import { checkShape, explainStore } from '../../../sandbox/stripe/fidelity.js'
-import { completeOnboarding } from '../../../sandbox/stripe/resources/accounts.js'
 import { createDispute } from '../../../sandbox/stripe/resources/disputes.js'
-import { StripeSandbox } from '../../../sandbox/stripe/sandbox.js'
-import { sdk } from './helpers.js'
+import { type StripeSandbox } from '../../../sandbox/stripe/sandbox.js'
+import { connectedAccount, eventsDuring, simPost, stripeError, useSandbox } from './helpers.js'
 
 const DAY = 86_400
-
-async function eventsDuring(
-  sandbox: StripeSandbox,
-  action: () => Promise<unknown>
-): Promise<Stripe.Event[]> {
-  const before = new Set(sandbox.eventLog().map((event) => event.id))
-  await action()
-  return sandbox
-    .eventLog()
-    .filter((event) => !before.has(event.id))
-    .reverse()
-}
-
-async function failure(promise: Promise<unknown>): Promise<Stripe.errors.StripeError> {
-  try {
-    await promise
-  } catch (error) {
-    if (error instanceof Stripe.errors.StripeError) return error
-    throw error
-  }
-  throw new Error('expected the call to fail')
-}
 
 function amounts(balance: Stripe.Balance) {
   return {
@@ -37,25 +14,14 @@ function amounts(balance: Stripe.Balance) {
   }
 }
 
-async function sim(sandbox: StripeSandbox, path: string, body: Record<string, unknown> = {}) {
-  const response = await fetch(`http://127.0.0.1:${sandbox.port}${path}`, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify(body),
-  })
-  return { status: response.status, body: (await response.json()) as Record<string, unknown> }
-}
-
 test.group('Stripe sandbox: refunds', (group) => {
   let sandbox: StripeSandbox
   let stripe: Stripe
 
-  group.setup(async () => {
-    sandbox = await StripeSandbox.start({ port: 0 })
-    stripe = sdk(sandbox)
-    return () => sandbox.stop()
+  useSandbox(group, (started, client) => {
+    sandbox = started
+    stripe = client
   })
-  group.each.setup(() => sandbox.reset())
 
   async function pay(amount: number, customer?: string) {
     return stripe.paymentIntents.create({
@@ -121,7 +87,7 @@ test.group('Stripe sandbox: refunds', (group) => {
     assert.equal(txn.source, refund.id)
     assert.equal(txn.status, 'available')
 
-    const over = await failure(stripe.refunds.create({ charge: chargeId, amount: 1600 }))
+    const over = await stripeError(stripe.refunds.create({ charge: chargeId, amount: 1600 }))
     assert.equal(over.statusCode, 400)
     assert.equal(over.type, 'StripeInvalidRequestError')
     assert.equal(over.param, 'amount')
@@ -141,7 +107,7 @@ test.group('Stripe sandbox: refunds', (group) => {
     )
     assert.equal(charge.refunds?.url, `/v1/charges/${chargeId}/refunds`)
 
-    const again = await failure(stripe.refunds.create({ payment_intent: intent.id }))
+    const again = await stripeError(stripe.refunds.create({ payment_intent: intent.id }))
     assert.equal(again.statusCode, 400)
     assert.equal(again.code, 'charge_already_refunded')
     assert.equal(again.message, `Charge ${chargeId} has already been refunded.`)
@@ -156,27 +122,29 @@ test.group('Stripe sandbox: refunds', (group) => {
   test('refund errors and lists', async ({ assert }) => {
     const first = await pay(2000)
     const second = await pay(3000)
-    const tooMuch = await failure(stripe.refunds.create({ payment_intent: first.id, amount: 2500 }))
+    const tooMuch = await stripeError(
+      stripe.refunds.create({ payment_intent: first.id, amount: 2500 })
+    )
     assert.equal(tooMuch.message, 'Refund amount ($25.00) is greater than charge amount ($20.00)')
-    const none = await failure(stripe.refunds.create({}))
+    const none = await stripeError(stripe.refunds.create({}))
     assert.equal(none.statusCode, 400)
     assert.equal(
       none.message,
       'One of the following params should be provided for this request: payment_intent or charge.'
     )
-    const unknownCharge = await failure(stripe.refunds.create({ charge: 'ch_missing' }))
+    const unknownCharge = await stripeError(stripe.refunds.create({ charge: 'ch_missing' }))
     assert.equal(unknownCharge.code, 'resource_missing')
     assert.equal(unknownCharge.param, 'charge')
-    const unknownIntent = await failure(stripe.refunds.create({ payment_intent: 'pi_missing' }))
+    const unknownIntent = await stripeError(stripe.refunds.create({ payment_intent: 'pi_missing' }))
     assert.equal(unknownIntent.param, 'payment_intent')
     const unpaid = await stripe.paymentIntents.create({ amount: 1000, currency: 'usd' })
-    const nothing = await failure(stripe.refunds.create({ payment_intent: unpaid.id }))
+    const nothing = await stripeError(stripe.refunds.create({ payment_intent: unpaid.id }))
     assert.equal(nothing.param, 'payment_intent')
-    const noTransfer = await failure(
+    const noTransfer = await stripeError(
       stripe.refunds.create({ payment_intent: first.id, reverse_transfer: true })
     )
     assert.equal(noTransfer.param, 'reverse_transfer')
-    const missing = await failure(stripe.refunds.retrieve('re_missing'))
+    const missing = await stripeError(stripe.refunds.retrieve('re_missing'))
     assert.equal(missing.statusCode, 404)
     assert.equal(missing.message, "No such refund: 're_missing'")
 
@@ -219,11 +187,10 @@ test.group('Stripe sandbox: refunds', (group) => {
   test('reverse_transfer and refund_application_fee on a destination charge', async ({
     assert,
   }) => {
-    const created = await stripe.accounts.create({
+    const account = await connectedAccount(stripe, sandbox, true, {
       type: 'express',
       capabilities: { transfers: { requested: true } },
     })
-    const account = completeOnboarding(sandbox.context, created.id, 'complete').id
     const intent = await stripe.paymentIntents.create({
       amount: 10000,
       currency: 'usd',
@@ -308,12 +275,10 @@ test.group('Stripe sandbox: disputes', (group) => {
   let sandbox: StripeSandbox
   let stripe: Stripe
 
-  group.setup(async () => {
-    sandbox = await StripeSandbox.start({ port: 0 })
-    stripe = sdk(sandbox)
-    return () => sandbox.stop()
+  useSandbox(group, (started, client) => {
+    sandbox = started
+    stripe = client
   })
-  group.each.setup(() => sandbox.reset())
 
   async function paidCharge(amount = 2000): Promise<string> {
     const intent = await stripe.paymentIntents.create({
@@ -330,7 +295,9 @@ test.group('Stripe sandbox: disputes', (group) => {
   }) => {
     const chargeId = await paidCharge(2000)
     const before = new Set(sandbox.eventLog().map((event) => event.id))
-    const opened = await sim(sandbox, `/_sim/charges/${chargeId}/dispute`, { reason: 'fraudulent' })
+    const opened = await simPost(sandbox, `/_sim/charges/${chargeId}/dispute`, {
+      reason: 'fraudulent',
+    })
     assert.equal(opened.status, 200)
     const disputeId = String(opened.body.id)
     assert.match(disputeId, /^dp_/)
@@ -368,13 +335,13 @@ test.group('Stripe sandbox: disputes', (group) => {
     assert.equal(withdrawal.fee, 1500)
     assert.equal(withdrawal.net, -3500)
 
-    const refund = await failure(stripe.refunds.create({ charge: chargeId }))
+    const refund = await stripeError(stripe.refunds.create({ charge: chargeId }))
     assert.equal(refund.statusCode, 400)
     assert.equal(refund.code, 'charge_disputed')
 
-    const twice = await sim(sandbox, `/_sim/charges/${chargeId}/dispute`)
+    const twice = await simPost(sandbox, `/_sim/charges/${chargeId}/dispute`)
     assert.equal(twice.status, 400)
-    const unknown = await sim(sandbox, '/_sim/charges/ch_missing/dispute')
+    const unknown = await simPost(sandbox, '/_sim/charges/ch_missing/dispute')
     assert.equal(unknown.status, 400)
     assert.equal(
       (unknown.body.error as { message: string }).message,
@@ -412,12 +379,12 @@ test.group('Stripe sandbox: disputes', (group) => {
     assert.equal(submitted.status, 'under_review')
     assert.equal(submitted.evidence_details.submission_count, 1)
     assert.equal(submitted.evidence.customer_name, 'Ada')
-    const locked = await failure(
+    const locked = await stripeError(
       stripe.disputes.update(dispute.id, { evidence: { customer_name: 'Eve' } })
     )
     assert.equal(locked.statusCode, 400)
 
-    const won = await sim(sandbox, `/_sim/disputes/${dispute.id}/close`, { outcome: 'won' })
+    const won = await simPost(sandbox, `/_sim/disputes/${dispute.id}/close`, { outcome: 'won' })
     assert.equal(won.status, 200)
     assert.equal(won.body.status, 'won')
     const closing = sandbox.eventLog().slice(0, 2).reverse()
@@ -439,11 +406,11 @@ test.group('Stripe sandbox: disputes', (group) => {
     )
     assert.deepEqual(amounts(await stripe.balance.retrieve()), { available: [0], pending: [1912] })
 
-    const badOutcome = await sim(sandbox, `/_sim/disputes/${dispute.id}/close`, {
+    const badOutcome = await simPost(sandbox, `/_sim/disputes/${dispute.id}/close`, {
       outcome: 'maybe',
     })
     assert.equal(badOutcome.status, 400)
-    const closeAgain = await failure(stripe.disputes.close(dispute.id))
+    const closeAgain = await stripeError(stripe.disputes.close(dispute.id))
     assert.equal(closeAgain.statusCode, 400)
     // A won dispute no longer blocks refunds.
     const refund = await stripe.refunds.create({ charge: chargeId, amount: 100 })
@@ -521,7 +488,7 @@ test.group('Stripe sandbox: disputes', (group) => {
       byCharge.data.map((item) => item.id),
       [first.id]
     )
-    const missing = await failure(stripe.disputes.retrieve('dp_missing'))
+    const missing = await stripeError(stripe.disputes.retrieve('dp_missing'))
     assert.equal(missing.statusCode, 404)
     assert.equal(missing.message, "No such dispute: 'dp_missing'")
   })
@@ -531,21 +498,23 @@ test.group('Stripe sandbox: money objects match Stripe shapes', (group) => {
   let sandbox: StripeSandbox
   let stripe: Stripe
 
-  group.setup(async () => {
-    sandbox = await StripeSandbox.start({ port: 0 })
-    stripe = sdk(sandbox)
-    return () => sandbox.stop()
-  })
+  useSandbox(
+    group,
+    (started, client) => {
+      sandbox = started
+      stripe = client
+    },
+    { reset: false }
+  )
 
   test('every stored object and event of a full money flow passes the fidelity sweep', async ({
     assert,
   }) => {
     const customer = await stripe.customers.create({ email: 'shape@example.com' })
-    const created = await stripe.accounts.create({
+    const account = await connectedAccount(stripe, sandbox, true, {
       type: 'express',
       capabilities: { transfers: { requested: true } },
     })
-    const account = completeOnboarding(sandbox.context, created.id, 'complete').id
     const intent = await stripe.paymentIntents.create({
       amount: 10000,
       currency: 'usd',
@@ -562,7 +531,7 @@ test.group('Stripe sandbox: money objects match Stripe shapes', (group) => {
       reverse_transfer: true,
       refund_application_fee: true,
     })
-    await failure(
+    await stripeError(
       stripe.paymentIntents.create({
         amount: 1000,
         currency: 'usd',
@@ -584,7 +553,7 @@ test.group('Stripe sandbox: money objects match Stripe shapes', (group) => {
     })
     await stripe.transfers.createReversal(transfer.id, { amount: 100 })
     const dispute = createDispute(sandbox.context, String(plain.latest_charge))
-    await sim(sandbox, `/_sim/disputes/${dispute.id}/close`, { outcome: 'won' })
+    await simPost(sandbox, `/_sim/disputes/${dispute.id}/close`, { outcome: 'won' })
     await sandbox.advanceClock(3 * DAY)
 
     const report = explainStore(sandbox)

@@ -5,58 +5,24 @@ import { test } from '@japa/runner'
 import type Stripe from 'stripe'
 import { sweepStore } from '../../../sandbox/stripe/fidelity.js'
 import { StripeSandbox } from '../../../sandbox/stripe/sandbox.js'
-import { WebhookReceiver, sdk } from './helpers.js'
+import {
+  WebhookReceiver,
+  addMonths,
+  eventsSince,
+  markOf,
+  recurringPrice,
+  sdk,
+  statusOf,
+} from './helpers.js'
 
 const DAY = 86_400
-
-/** The subscription's status as the API reports it now. */
-async function statusOf(stripe: Stripe, id: string): Promise<string> {
-  const subscription = await stripe.subscriptions.retrieve(id)
-  return subscription.status
-}
-
-/** The ids of the events so far: a mark that survives the 30-day event retention. */
-function markOf(sandbox: StripeSandbox): Set<string> {
-  return new Set(sandbox.eventLog().map((event) => event.id))
-}
-
-/** Events emitted since `mark`, oldest first, without balance.* noise. */
-function eventsSince(sandbox: StripeSandbox, mark: Set<string>): Stripe.Event[] {
-  return sandbox
-    .eventLog()
-    .filter((event) => !mark.has(event.id))
-    .reverse()
-    .filter((event) => !event.type.startsWith('balance.'))
-}
-
-function addMonths(ts: number, months: number): number {
-  const date = new Date(ts * 1000)
-  const target = new Date(
-    Date.UTC(
-      date.getUTCFullYear(),
-      date.getUTCMonth() + months,
-      1,
-      date.getUTCHours(),
-      date.getUTCMinutes(),
-      date.getUTCSeconds()
-    )
-  )
-  const last = new Date(Date.UTC(target.getUTCFullYear(), target.getUTCMonth() + 1, 0)).getUTCDate()
-  target.setUTCDate(Math.min(date.getUTCDate(), last))
-  return target.getTime() / 1000
-}
 
 async function subscribe(
   stripe: Stripe,
   paymentMethod: string,
   extra: Partial<Stripe.SubscriptionCreateParams> = {}
 ) {
-  const price = await stripe.prices.create({
-    currency: 'usd',
-    unit_amount: 2000,
-    recurring: { interval: 'month' },
-    product_data: { name: 'Studio Pro' },
-  })
+  const price = await recurringPrice(stripe, 2000, 'Studio Pro')
   const customer = await stripe.customers.create({ email: 'renew@example.com' })
   const subscription = await stripe.subscriptions.create({
     customer: customer.id,

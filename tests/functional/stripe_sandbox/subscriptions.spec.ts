@@ -2,45 +2,16 @@ import { test } from '@japa/runner'
 import Stripe from 'stripe'
 import { startSubscription } from '../../../sandbox/stripe/billing.js'
 import { checkShape } from '../../../sandbox/stripe/fidelity.js'
-import { StripeSandbox } from '../../../sandbox/stripe/sandbox.js'
-import { sdk } from './helpers.js'
-
-/** The subscription's status as the API reports it now. */
-async function statusOf(stripe: Stripe, id: string): Promise<string> {
-  const subscription = await stripe.subscriptions.retrieve(id)
-  return subscription.status
-}
-
-/** The ids of the events so far: a mark that survives the 30-day event retention. */
-function markOf(sandbox: StripeSandbox): Set<string> {
-  return new Set(sandbox.eventLog().map((event) => event.id))
-}
-
-/** Events emitted since `mark`, oldest first. */
-function eventsSince(sandbox: StripeSandbox, mark: Set<string>): Stripe.Event[] {
-  return sandbox
-    .eventLog()
-    .filter((event) => !mark.has(event.id))
-    .reverse()
-}
-
-/** `ts` plus `months` calendar months (day clamped to the month's end), as Stripe bills. */
-function addMonths(ts: number, months: number): number {
-  const date = new Date(ts * 1000)
-  const target = new Date(
-    Date.UTC(
-      date.getUTCFullYear(),
-      date.getUTCMonth() + months,
-      1,
-      date.getUTCHours(),
-      date.getUTCMinutes(),
-      date.getUTCSeconds()
-    )
-  )
-  const last = new Date(Date.UTC(target.getUTCFullYear(), target.getUTCMonth() + 1, 0)).getUTCDate()
-  target.setUTCDate(Math.min(date.getUTCDate(), last))
-  return target.getTime() / 1000
-}
+import { type StripeSandbox } from '../../../sandbox/stripe/sandbox.js'
+import {
+  addMonths,
+  customerWithCard,
+  eventsSince,
+  markOf,
+  recurringPrice,
+  statusOf,
+  useSandbox,
+} from './helpers.js'
 
 test.group('Stripe sandbox: subscriptions', (group) => {
   let sandbox: StripeSandbox
@@ -48,23 +19,16 @@ test.group('Stripe sandbox: subscriptions', (group) => {
   let monthly: Stripe.Price
   let yearly: Stripe.Price
 
-  group.setup(async () => {
-    sandbox = await StripeSandbox.start({ port: 0 })
-    stripe = sdk(sandbox)
-    monthly = await stripe.prices.create({
-      currency: 'usd',
-      unit_amount: 2000,
-      recurring: { interval: 'month' },
-      product_data: { name: 'Studio Pro' },
-    })
-    yearly = await stripe.prices.create({
-      currency: 'usd',
-      unit_amount: 20000,
-      recurring: { interval: 'year' },
-      product_data: { name: 'Studio Pro yearly' },
-    })
-    return () => sandbox.stop()
-  })
+  useSandbox(
+    group,
+    async (started, client) => {
+      sandbox = started
+      stripe = client
+      monthly = await recurringPrice(stripe, 2000, 'Studio Pro')
+      yearly = await recurringPrice(stripe, 20000, 'Studio Pro yearly', { interval: 'year' })
+    },
+    { reset: false }
+  )
 
   test('creates an active subscription, pays its first invoice and emits the events in order', async ({
     assert,
@@ -129,7 +93,7 @@ test.group('Stripe sandbox: subscriptions', (group) => {
     assert.equal(invoice.payments?.data[0].status, 'paid')
     assert.equal(invoice.payments?.data[0].amount_paid, 4000)
 
-    const events = eventsSince(sandbox, mark)
+    const events = eventsSince(sandbox, mark, { balance: true })
     assert.deepEqual(
       events.map((event) => event.type),
       [
@@ -162,15 +126,11 @@ test.group('Stripe sandbox: subscriptions', (group) => {
   })
 
   test("uses the customer's default payment method and price_data items", async ({ assert }) => {
-    const pm = await stripe.paymentMethods.create({
-      type: 'card',
-      card: { number: '5555555555554444', exp_month: 12, exp_year: 2040, cvc: '123' },
-    })
-    const customer = await stripe.customers.create({ email: 'default-pm@example.com' })
-    await stripe.paymentMethods.attach(pm.id, { customer: customer.id })
-    await stripe.customers.update(customer.id, {
-      invoice_settings: { default_payment_method: pm.id },
-    })
+    const { customer, pm } = await customerWithCard(
+      stripe,
+      { email: 'default-pm@example.com' },
+      { number: '5555555555554444', exp_month: 12, exp_year: 2040, cvc: '123' }
+    )
     const product = await stripe.products.create({ name: 'Add-on' })
     const sub = await stripe.subscriptions.create({
       customer: customer.id,
@@ -223,7 +183,7 @@ test.group('Stripe sandbox: subscriptions', (group) => {
     assert.isTrue(invoice.attempted)
     assert.isNull(invoice.next_payment_attempt)
     assert.equal(invoice.amount_remaining, 2000)
-    const types = eventsSince(sandbox, mark).map((event) => event.type)
+    const types = eventsSince(sandbox, mark, { balance: true }).map((event) => event.type)
     assert.includeMembers(types, ['charge.failed', 'invoice.payment_failed'])
     assert.notInclude(types, 'invoice.paid')
     assert.notInclude(types, 'customer.subscription.updated')
@@ -354,7 +314,7 @@ test.group('Stripe sandbox: subscriptions', (group) => {
     assert.equal(invoice.amount_due, 0)
     assert.equal(invoice.amount_paid, 0)
     assert.deepEqual(
-      eventsSince(sandbox, mark).map((event) => event.type),
+      eventsSince(sandbox, mark, { balance: true }).map((event) => event.type),
       [
         'payment_method.attached',
         'customer.subscription.created',
@@ -391,7 +351,7 @@ test.group('Stripe sandbox: subscriptions', (group) => {
       feedback_option: null,
       reason: 'cancellation_requested',
     })
-    const [event] = eventsSince(sandbox, mark)
+    const [event] = eventsSince(sandbox, mark, { balance: true })
     assert.equal(event.type, 'customer.subscription.updated')
     assert.deepEqual(event.data.previous_attributes, {
       cancel_at: null,
@@ -441,7 +401,7 @@ test.group('Stripe sandbox: subscriptions', (group) => {
     assert.equal(updated.description, 'Renamed')
     assert.equal(updated.items.data[0].quantity, 5)
     assert.equal(updated.items.data[0].id, item.id)
-    const [event] = eventsSince(sandbox, mark)
+    const [event] = eventsSince(sandbox, mark, { balance: true })
     assert.equal(event.type, 'customer.subscription.updated')
     const previous = event.data.previous_attributes as Record<string, unknown>
     assert.deepEqual(previous.metadata, { added: null, drop: '2' })
@@ -489,7 +449,7 @@ test.group('Stripe sandbox: subscriptions', (group) => {
       feedback_option: null,
       reason: 'cancellation_requested',
     })
-    const events = eventsSince(sandbox, mark)
+    const events = eventsSince(sandbox, mark, { balance: true })
     assert.deepEqual(
       events.map((event) => event.type),
       ['customer.subscription.deleted']
@@ -541,7 +501,7 @@ test.group('Stripe sandbox: subscriptions', (group) => {
     assert.equal(paused.status, 'paused')
     // (Other tests' subscriptions live in the same sandbox: keep this one's events.)
     assert.deepEqual(
-      eventsSince(sandbox, mark)
+      eventsSince(sandbox, mark, { balance: true })
         .filter((event) => (event.data.object as { id?: string }).id === trial.id)
         .map((event) => event.type),
       ['customer.subscription.updated', 'customer.subscription.paused']
@@ -628,7 +588,7 @@ test.group('Stripe sandbox: subscriptions', (group) => {
     })
     assert.equal(updated.quantity, 4)
     assert.deepEqual(updated.metadata, { note: 'grew' })
-    const events = eventsSince(sandbox, mark)
+    const events = eventsSince(sandbox, mark, { balance: true })
     assert.deepEqual(
       events.map((event) => event.type),
       ['customer.subscription.updated']
@@ -649,12 +609,12 @@ test.group('Stripe sandbox: subscriptions', (group) => {
   test('startSubscription (the Checkout contract) charges on-session and returns the result', async ({
     assert,
   }) => {
-    const customer = await stripe.customers.create({ email: 'checkout@example.com' })
-    const pm = await stripe.paymentMethods.create({
-      type: 'card',
-      card: { number: '4000000000000341', exp_month: 12, exp_year: 2040 },
-    })
-    await stripe.paymentMethods.attach(pm.id, { customer: customer.id })
+    const { customer, pm } = await customerWithCard(
+      stripe,
+      { email: 'checkout@example.com' },
+      { number: '4000000000000341', exp_month: 12, exp_year: 2040 },
+      { makeDefault: false }
+    )
     const result = startSubscription(sandbox.context, {
       customer: customer.id,
       items: [{ price: monthly.id, quantity: 1 }],
@@ -803,18 +763,8 @@ test.group('Stripe sandbox: subscriptions', (group) => {
   test('line descriptions format amounts in the currency (zero-decimal jpy)', async ({
     assert,
   }) => {
-    const yen = await stripe.prices.create({
-      currency: 'jpy',
-      unit_amount: 500,
-      recurring: { interval: 'month' },
-      product_data: { name: 'Yen plan' },
-    })
-    const dollars = await stripe.prices.create({
-      currency: 'usd',
-      unit_amount: 1250,
-      recurring: { interval: 'month' },
-      product_data: { name: 'Dollar plan' },
-    })
+    const yen = await recurringPrice(stripe, 500, 'Yen plan', { currency: 'jpy' })
+    const dollars = await recurringPrice(stripe, 1250, 'Dollar plan')
     const customer = await stripe.customers.create({ email: 'yen@example.com' })
     const sub = await stripe.subscriptions.create({
       customer: customer.id,
@@ -906,12 +856,7 @@ test.group('Stripe sandbox: subscriptions', (group) => {
   test('price changes: same interval applies next period; a new interval starts a new cycle now', async ({
     assert,
   }) => {
-    const premium = await stripe.prices.create({
-      currency: 'usd',
-      unit_amount: 3500,
-      recurring: { interval: 'month' },
-      product_data: { name: 'Studio Premium' },
-    })
+    const premium = await recurringPrice(stripe, 3500, 'Studio Premium')
     const customer = await stripe.customers.create({ email: 'upgrade@example.com' })
     const sub = await stripe.subscriptions.create({
       customer: customer.id,
@@ -945,7 +890,7 @@ test.group('Stripe sandbox: subscriptions', (group) => {
     assert.equal(invoice.billing_reason, 'subscription_update')
     assert.equal(invoice.amount_paid, 20000)
     assert.equal(invoice.status, 'paid')
-    const types = eventsSince(sandbox, mark).map((event) => event.type)
+    const types = eventsSince(sandbox, mark, { balance: true }).map((event) => event.type)
     assert.equal(types[0], 'customer.subscription.updated')
     assert.includeMembers(types, ['invoice.created', 'invoice.paid'])
 

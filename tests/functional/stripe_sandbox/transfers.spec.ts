@@ -1,48 +1,10 @@
 import { test } from '@japa/runner'
-import Stripe from 'stripe'
+import type Stripe from 'stripe'
 import { completeOnboarding } from '../../../sandbox/stripe/resources/accounts.js'
-import { StripeSandbox } from '../../../sandbox/stripe/sandbox.js'
-import { sdk } from './helpers.js'
+import { type StripeSandbox } from '../../../sandbox/stripe/sandbox.js'
+import { connectedAccount, eventsDuring, stripeError, useSandbox } from './helpers.js'
 
 const DAY = 86_400
-
-async function eventsDuring(
-  sandbox: StripeSandbox,
-  action: () => Promise<unknown>
-): Promise<Stripe.Event[]> {
-  const before = new Set(sandbox.eventLog().map((event) => event.id))
-  await action()
-  return sandbox
-    .eventLog()
-    .filter((event) => !before.has(event.id))
-    .reverse()
-}
-
-async function failure(promise: Promise<unknown>): Promise<Stripe.errors.StripeError> {
-  try {
-    await promise
-  } catch (error) {
-    if (error instanceof Stripe.errors.StripeError) return error
-    throw error
-  }
-  throw new Error('expected the call to fail')
-}
-
-/** An Express account; onboarded (transfers active) unless told otherwise. */
-async function connectedAccount(
-  stripe: Stripe,
-  sandbox: StripeSandbox,
-  onboard = true
-): Promise<string> {
-  const account = await stripe.accounts.create({
-    type: 'express',
-    country: 'US',
-    email: 'seller@example.com',
-    capabilities: { transfers: { requested: true }, card_payments: { requested: true } },
-  })
-  if (onboard) completeOnboarding(sandbox.context, account.id, 'complete')
-  return account.id
-}
 
 function amounts(balance: Stripe.Balance) {
   return {
@@ -55,12 +17,10 @@ test.group('Stripe sandbox: destination charges', (group) => {
   let sandbox: StripeSandbox
   let stripe: Stripe
 
-  group.setup(async () => {
-    sandbox = await StripeSandbox.start({ port: 0 })
-    stripe = sdk(sandbox)
-    return () => sandbox.stop()
+  useSandbox(group, (started, client) => {
+    sandbox = started
+    stripe = client
   })
-  group.each.setup(() => sandbox.reset())
 
   test('application_fee_amount: transfer, py_ payment, fee and both ledgers', async ({
     assert,
@@ -142,9 +102,9 @@ test.group('Stripe sandbox: destination charges', (group) => {
     assert.equal(paymentTxn.fee_details[0].type, 'application_fee')
     const onAccount = await stripe.charges.retrieve(payment.id, {}, { stripeAccount: account })
     assert.equal(onAccount.id, payment.id)
-    const hidden = await failure(stripe.charges.retrieve(payment.id))
+    const hidden = await stripeError(stripe.charges.retrieve(payment.id))
     assert.equal(hidden.statusCode, 404)
-    const notTheirs = await failure(
+    const notTheirs = await stripeError(
       stripe.charges.retrieve(charge.id, {}, { stripeAccount: account })
     )
     assert.equal(notTheirs.statusCode, 404)
@@ -225,7 +185,7 @@ test.group('Stripe sandbox: destination charges', (group) => {
   })
 
   test('destination errors: unknown account, inactive transfers, fee rules', async ({ assert }) => {
-    const missing = await failure(
+    const missing = await stripeError(
       stripe.paymentIntents.create({
         amount: 1000,
         currency: 'usd',
@@ -240,7 +200,7 @@ test.group('Stripe sandbox: destination charges', (group) => {
     assert.equal(missing.message, "No such account: 'acct_missing'")
 
     const pendingAccount = await connectedAccount(stripe, sandbox, false)
-    const inactive = await failure(
+    const inactive = await stripeError(
       stripe.paymentIntents.create({
         amount: 1000,
         currency: 'usd',
@@ -255,7 +215,7 @@ test.group('Stripe sandbox: destination charges', (group) => {
       'Your destination account needs to have at least one of the following capabilities enabled: transfers, crypto_transfers, legacy_payments'
     )
     const account = await connectedAccount(stripe, sandbox)
-    const both = await failure(
+    const both = await stripeError(
       stripe.paymentIntents.create({
         amount: 1000,
         currency: 'usd',
@@ -264,7 +224,7 @@ test.group('Stripe sandbox: destination charges', (group) => {
       })
     )
     assert.equal(both.param, 'application_fee_amount')
-    const tooMuch = await failure(
+    const tooMuch = await stripeError(
       stripe.paymentIntents.create({
         amount: 1000,
         currency: 'usd',
@@ -292,7 +252,9 @@ test.group('Stripe sandbox: destination charges', (group) => {
       payment_intent_data: { transfer_data: { destination: pendingAccount } },
     }
     const key = 'checkout-destination-1'
-    const inactive = await failure(stripe.checkout.sessions.create(params, { idempotencyKey: key }))
+    const inactive = await stripeError(
+      stripe.checkout.sessions.create(params, { idempotencyKey: key })
+    )
     assert.equal(inactive.statusCode, 400)
     assert.equal(inactive.code, 'insufficient_capabilities_for_transfer')
     assert.equal(inactive.param, 'payment_intent_data[transfer_data][destination]')
@@ -300,12 +262,12 @@ test.group('Stripe sandbox: destination charges', (group) => {
       inactive.message,
       'Your destination account needs to have at least one of the following capabilities enabled: transfers, crypto_transfers, legacy_payments'
     )
-    const transfer = await failure(
+    const transfer = await stripeError(
       stripe.transfers.create({ amount: 100, currency: 'usd', destination: pendingAccount })
     )
     assert.equal(transfer.code, inactive.code)
     assert.equal(transfer.message, inactive.message)
-    const missing = await failure(
+    const missing = await stripeError(
       stripe.checkout.sessions.create({
         ...params,
         payment_intent_data: { transfer_data: { destination: 'acct_gone' } },
@@ -327,12 +289,10 @@ test.group('Stripe sandbox: transfers and reversals', (group) => {
   let sandbox: StripeSandbox
   let stripe: Stripe
 
-  group.setup(async () => {
-    sandbox = await StripeSandbox.start({ port: 0 })
-    stripe = sdk(sandbox)
-    return () => sandbox.stop()
+  useSandbox(group, (started, client) => {
+    sandbox = started
+    stripe = client
   })
-  group.each.setup(() => sandbox.reset())
 
   async function charge(amount: number, pm = 'pm_card_visa'): Promise<Stripe.Charge> {
     const intent = await stripe.paymentIntents.create({
@@ -392,7 +352,7 @@ test.group('Stripe sandbox: transfers and reversals', (group) => {
     const sourceTxn = await stripe.balanceTransactions.retrieve(String(source.balance_transaction))
     assert.equal(txn.available_on, sourceTxn.available_on)
 
-    const over = await failure(
+    const over = await stripeError(
       stripe.transfers.create({
         amount: 2001,
         currency: 'usd',
@@ -412,7 +372,7 @@ test.group('Stripe sandbox: transfers and reversals', (group) => {
     assert.equal(rest.amount, 2000)
 
     const other = await charge(1000)
-    const currency = await failure(
+    const currency = await stripeError(
       stripe.transfers.create({
         amount: 100,
         currency: 'eur',
@@ -421,7 +381,7 @@ test.group('Stripe sandbox: transfers and reversals', (group) => {
       })
     )
     assert.equal(currency.param, 'currency')
-    const failed = await failure(
+    const failed = await stripeError(
       stripe.paymentIntents.create({
         amount: 1000,
         currency: 'usd',
@@ -429,7 +389,7 @@ test.group('Stripe sandbox: transfers and reversals', (group) => {
         confirm: true,
       })
     )
-    const fromFailed = await failure(
+    const fromFailed = await stripeError(
       stripe.transfers.create({
         amount: 100,
         currency: 'usd',
@@ -438,7 +398,7 @@ test.group('Stripe sandbox: transfers and reversals', (group) => {
       })
     )
     assert.equal(fromFailed.param, 'source_transaction')
-    const unknownSource = await failure(
+    const unknownSource = await stripeError(
       stripe.transfers.create({
         amount: 100,
         currency: 'usd',
@@ -467,7 +427,7 @@ test.group('Stripe sandbox: transfers and reversals', (group) => {
   test('without source_transaction the available balance must cover it', async ({ assert }) => {
     const account = await connectedAccount(stripe, sandbox)
     await charge(5000) // pending only
-    const insufficient = await failure(
+    const insufficient = await stripeError(
       stripe.transfers.create({ amount: 1000, currency: 'usd', destination: account })
     )
     assert.equal(insufficient.statusCode, 400)
@@ -497,18 +457,18 @@ test.group('Stripe sandbox: transfers and reversals', (group) => {
       amounts(await stripe.balance.retrieve({}, { stripeAccount: account })).available,
       [{ amount: 9680, currency: 'usd' }]
     )
-    const more = await failure(
+    const more = await stripeError(
       stripe.transfers.create({ amount: 1, currency: 'usd', destination: account })
     )
     assert.equal(more.code, 'balance_insufficient')
 
-    const unknown = await failure(
+    const unknown = await stripeError(
       stripe.transfers.create({ amount: 100, currency: 'usd', destination: 'acct_nope' })
     )
     assert.equal(unknown.statusCode, 400)
     assert.equal(unknown.code, 'resource_missing')
     assert.equal(unknown.param, 'destination')
-    const inactive = await failure(
+    const inactive = await stripeError(
       stripe.transfers.create({
         amount: 100,
         currency: 'usd',
@@ -517,7 +477,7 @@ test.group('Stripe sandbox: transfers and reversals', (group) => {
     )
     assert.equal(inactive.param, 'destination')
     assert.match(inactive.message, /^Your destination account needs to have at least one/)
-    const missingParam = await failure(
+    const missingParam = await stripeError(
       stripe.transfers.create({ amount: 100, currency: 'usd' } as Stripe.TransferCreateParams)
     )
     assert.equal(missingParam.code, 'parameter_missing')
@@ -562,7 +522,7 @@ test.group('Stripe sandbox: transfers and reversals', (group) => {
     assert.equal(previous.amount_reversed, 0)
     assert.deepEqual(previous.reversals, { data: [] })
 
-    const over = await failure(stripe.transfers.createReversal(transfer.id, { amount: 2001 }))
+    const over = await stripeError(stripe.transfers.createReversal(transfer.id, { amount: 2001 }))
     assert.equal(over.statusCode, 400)
     assert.equal(over.param, 'amount')
     const rest = await stripe.transfers.createReversal(transfer.id)
@@ -570,7 +530,7 @@ test.group('Stripe sandbox: transfers and reversals', (group) => {
     const full = await stripe.transfers.retrieve(transfer.id)
     assert.equal(full.amount_reversed, 3000)
     assert.isTrue(full.reversed)
-    const again = await failure(stripe.transfers.createReversal(transfer.id, { amount: 1 }))
+    const again = await stripeError(stripe.transfers.createReversal(transfer.id, { amount: 1 }))
     assert.equal(again.statusCode, 400)
 
     const listed = await stripe.transfers.listReversals(transfer.id, { limit: 1 })
@@ -582,7 +542,7 @@ test.group('Stripe sandbox: transfers and reversals', (group) => {
     assert.isTrue(listed.has_more)
     const fetched = await stripe.transfers.retrieveReversal(transfer.id, reversal.id)
     assert.equal(fetched.amount, 1000)
-    const wrongTransfer = await failure(
+    const wrongTransfer = await stripeError(
       stripe.transfers.retrieveReversal('tr_missing', reversal.id)
     )
     assert.equal(wrongTransfer.statusCode, 404)
@@ -678,11 +638,11 @@ test.group('Stripe sandbox: transfers and reversals', (group) => {
     assert.equal((expanded.source_transaction as Stripe.Charge).id, source.id)
     assert.equal((expanded.balance_transaction as Stripe.BalanceTransaction).amount, -1000)
 
-    const missing = await failure(stripe.transfers.retrieve('tr_missing'))
+    const missing = await stripeError(stripe.transfers.retrieve('tr_missing'))
     assert.equal(missing.statusCode, 404)
     assert.equal(missing.code, 'resource_missing')
     assert.equal(missing.message, "No such transfer: 'tr_missing'")
-    const txnMissing = await failure(stripe.balanceTransactions.retrieve('txn_missing'))
+    const txnMissing = await stripeError(stripe.balanceTransactions.retrieve('txn_missing'))
     assert.equal(txnMissing.statusCode, 404)
 
     const bySource = await stripe.balanceTransactions.list({ source: source.id })
@@ -708,12 +668,10 @@ test.group('Stripe sandbox: direct charges with Stripe-Account', (group) => {
   let sandbox: StripeSandbox
   let stripe: Stripe
 
-  group.setup(async () => {
-    sandbox = await StripeSandbox.start({ port: 0 })
-    stripe = sdk(sandbox)
-    return () => sandbox.stop()
+  useSandbox(group, (started, client) => {
+    sandbox = started
+    stripe = client
   })
-  group.each.setup(() => sandbox.reset())
 
   test('objects, ledger and events live on the connected account', async ({ assert }) => {
     const account = await connectedAccount(stripe, sandbox)
@@ -743,11 +701,11 @@ test.group('Stripe sandbox: direct charges with Stripe-Account', (group) => {
       ]
     )
     // Only visible with the header.
-    const hidden = await failure(stripe.paymentIntents.retrieve(intent.id))
+    const hidden = await stripeError(stripe.paymentIntents.retrieve(intent.id))
     assert.equal(hidden.statusCode, 404)
     const seen = await stripe.paymentIntents.retrieve(intent.id, {}, scoped)
     assert.equal(seen.id, intent.id)
-    const pm = await failure(stripe.paymentMethods.retrieve(String(intent.payment_method)))
+    const pm = await stripeError(stripe.paymentMethods.retrieve(String(intent.payment_method)))
     assert.equal(pm.statusCode, 404)
     const platformIntents = await stripe.paymentIntents.list()
     assert.lengthOf(platformIntents.data, 0)
@@ -773,7 +731,7 @@ test.group('Stripe sandbox: direct charges with Stripe-Account', (group) => {
       scoped
     )
     assert.equal(refund.amount, 1000)
-    const hiddenRefund = await failure(stripe.refunds.retrieve(refund.id))
+    const hiddenRefund = await stripeError(stripe.refunds.retrieve(refund.id))
     assert.equal(hiddenRefund.statusCode, 404)
     assert.deepEqual(amounts(await stripe.balance.retrieve({}, scoped)).available, [
       { amount: -900, currency: 'usd' },
