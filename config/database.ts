@@ -7,6 +7,15 @@ import { defineConfig } from '@adonisjs/lucid'
  * PostgreSQL and exported its DATABASE_URL before this file is read.
  */
 const url = env.get('DATABASE_URL')
+const server = url
+  ? { connectionString: url }
+  : {
+      host: env.get('DB_HOST'),
+      port: env.get('DB_PORT', 5432),
+      user: env.get('DB_USER'),
+      password: env.get('DB_PASSWORD')?.release(),
+      database: env.get('DB_DATABASE'),
+    }
 
 const dbConfig = defineConfig({
   connection: 'postgres',
@@ -14,15 +23,7 @@ const dbConfig = defineConfig({
   connections: {
     postgres: {
       client: 'pg',
-      connection: url
-        ? { connectionString: url }
-        : {
-            host: env.get('DB_HOST'),
-            port: env.get('DB_PORT', 5432),
-            user: env.get('DB_USER'),
-            password: env.get('DB_PASSWORD')?.release(),
-            database: env.get('DB_DATABASE'),
-          },
+      connection: server,
       pool: { min: 0, max: env.get('DB_POOL_MAX', 10) },
       migrations: {
         naturalSort: true,
@@ -33,6 +34,17 @@ const dbConfig = defineConfig({
       },
       // Lucid's generated schema types bigint money columns wrongly; models declare columns themselves.
       schemaGeneration: { enabled: false },
+    },
+    /**
+     * The rate limiter's own small pool on the same database. Sharing the app's
+     * pool, the limiter (rate-limiter-flexible over knex) was once handed a
+     * client the pool had already closed and failed the login with a 500;
+     * apart, its pool never sees the app's bursts.
+     */
+    limiter: {
+      client: 'pg',
+      connection: server,
+      pool: { min: 0, max: 2 },
     },
   },
 })
