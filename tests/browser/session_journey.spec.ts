@@ -4,7 +4,7 @@ import { screenshot, setUpBrowser, uniqueEmail } from '#tests/browser/helpers'
 
 test.group('Journey: log out and back in', () => {
   // On failure it prints the responses seen and saves a screenshot (this is how the
-  // 500 from a closed database client in the rate limiter was found; see tests/support/database.ts).
+  // 500 from a closed database client in the rate limiter was found; see config/database.ts).
   test('logs out, is sent to the login form, then logs in again', async ({
     visit,
     browserContext,

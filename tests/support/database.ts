@@ -3,14 +3,9 @@ import db from '@adonisjs/lucid/services/db'
 import { MigrationRunner } from '@adonisjs/lucid/migration'
 
 /**
- * Drops every table (a previous run may have crashed), then runs all migrations.
- *
- * The migrator runs in-process rather than through `migration:run` (what
- * `testUtils.db().migrate()` does): that command closes every database
- * connection when it completes, and objects that keep a connection, such as
- * the rate limiter's database store, then fail with "Client was closed and is
- * not queryable" (it made logins and registrations answer 500 after the
- * migration round-trip test).
+ * Drops every table (a previous run may have crashed), then runs all migrations,
+ * in-process: `migration:run` (what `testUtils.db().migrate()` runs) closes the
+ * database connections when it completes, which nothing here needs.
  */
 export async function resetDatabase() {
   await db.connection().dropAllTables(['public'])
