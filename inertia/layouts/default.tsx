@@ -11,6 +11,7 @@ export default function Layout({ children }: { children: ReactNode }) {
   const url = page.url
   const nav = [
     { href: '/projects', label: 'Projects' },
+    { href: '/plans', label: 'Plans' },
     { href: '/billing', label: 'Billing' },
     { href: '/profile', label: 'Profile' },
   ]

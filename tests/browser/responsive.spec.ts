@@ -19,6 +19,7 @@ const pages: PageCase[] = [
   { name: 'projects', path: '/projects', heading: 'Projects', member: true },
   { name: 'profile', path: '/profile', heading: 'Profile', member: true },
   { name: 'billing', path: '/billing', heading: 'Billing', member: true },
+  { name: 'plans', path: '/plans', heading: 'Plans', member: false },
 ]
 
 const viewports = [

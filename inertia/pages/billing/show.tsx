@@ -68,6 +68,7 @@ export default function Billing({ plan, limits, currency, offers, checkoutCancel
             <span className="muted"> / {offers.premium.interval}</span>
           </p>
           <p className="muted">
+            <a href="/plans">Compare plans</a>.{' '}
             {offers.premium.limits.projects} projects and {offers.premium.limits.deploys} deploys
             instead of {offers.premium.freeLimits.projects} and {offers.premium.freeLimits.deploys}.
             Cancel any time.
