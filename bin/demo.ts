@@ -27,6 +27,7 @@ const database = await ensureDatabase('dev')
 
 // The Stripe sandbox stands in for Stripe unless a real Stripe (or another stand-in) is configured.
 let stopSandbox = async () => {}
+let webhookNote = ''
 if (!setting('STRIPE_API_BASE') && !setting('STRIPE_SECRET_KEY')?.startsWith('sk_live_')) {
   const { StripeSandbox } = await import('../sandbox/stripe/sandbox.js')
   mkdirSync(new URL('tmp/', APP_ROOT), { recursive: true })
@@ -34,9 +35,25 @@ if (!setting('STRIPE_API_BASE') && !setting('STRIPE_SECRET_KEY')?.startsWith('sk
     port: Number(setting('STRIPE_SANDBOX_PORT') ?? 12111),
     dataFile: fileURLToPath(new URL('tmp/stripe-sandbox.json', APP_ROOT)),
     tickMs: 1000,
+    // Events from the seeding arrive before the app listens: retry for a couple of minutes.
+    webhookRetrySchedule: [1_000, 5_000, 30_000, 120_000],
   })
   process.env.STRIPE_API_BASE = sandbox.url
   stopSandbox = () => sandbox.stop()
+
+  // Deliver the sandbox's events to the app, signed with the secret the app verifies. The
+  // persisted state may hold this endpoint already: replace it so the secret matches .env.
+  const webhookUrl = new URL('/api/webhooks/stripe', appUrl).href
+  for (const endpoint of sandbox.webhookEndpoints()) {
+    if (endpoint.url === webhookUrl) sandbox.removeWebhookEndpoint(endpoint.id)
+  }
+  const added = sandbox.addWebhookEndpoint({
+    url: webhookUrl,
+    secret: setting('STRIPE_WEBHOOK_SECRET') || undefined,
+  })
+  // Without a secret in .env the sandbox made one: hand it to the app (process env wins over .env).
+  process.env.STRIPE_WEBHOOK_SECRET = added.secret
+  webhookNote = `  Webhooks:      ${webhookUrl}`
 }
 
 /** Runs an ace command; asynchronously, so the in-process Stripe sandbox keeps answering. */
@@ -81,6 +98,7 @@ setTimeout(() => {
       `  App:           ${appUrl}`,
       `  Demo login:    demo@studio.test / demo-password`,
       `  Stripe:        ${process.env.STRIPE_API_BASE ?? 'api.stripe.com'}`,
+      ...(webhookNote ? [webhookNote] : []),
       `  Database:      ${process.env.DATABASE_URL ? process.env.DATABASE_URL.replace(/:[^:@/]+@/, ':****@') : 'DB_* settings'}`,
       '  Stop with Ctrl+C.',
       '',

@@ -15,6 +15,9 @@ import { bootApp } from './app.js'
 import { CliError, ExitCode, Output } from './output.js'
 import * as users from './commands/users.js'
 import * as customers from './commands/customers.js'
+import * as credits from './commands/credits.js'
+import * as webhooks from './commands/webhooks.js'
+import * as subscriptions from './commands/subscriptions.js'
 
 export type CommandContext = {
   app: ApplicationService
@@ -22,7 +25,7 @@ export type CommandContext = {
   setExitCode: (code: number) => void
 }
 
-const COMMANDS = [users, customers]
+const COMMANDS = [users, customers, credits, webhooks, subscriptions]
 
 export function buildProgram(context: CommandContext) {
   const program = new Command()

@@ -10,6 +10,8 @@ const billingConfig = {
   premium: {
     priceCents: env.get('PREMIUM_SUBSCRIPTION_PRICE'),
     interval: 'month' as const,
+    /** Days a past_due subscription keeps Premium limits before dropping to free. */
+    pastDueGraceDays: env.get('PREMIUM_PAST_DUE_GRACE_DAYS'),
   },
   creditPackages: [
     { key: 'small', amountCents: env.get('CREDIT_PACKAGE_SMALL') },

@@ -117,6 +117,7 @@ const env = await Env.create(new URL('../', import.meta.url), {
   PREMIUM_MAX_PROJECTS: count(5),
   FREE_MAX_DEPLOYS: count(1),
   PREMIUM_MAX_DEPLOYS: count(5),
+  PREMIUM_PAST_DUE_GRACE_DAYS: count(7),
   CREATOR_REVENUE_SHARE: shareBps(9000),
 
   /*

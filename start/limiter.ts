@@ -23,3 +23,17 @@ export const authThrottle = limiter.define('auth', (ctx) => {
         .setMessage('Too many attempts. Please wait a minute before trying again.')
     })
 })
+
+/** Purchases (Checkouts for credits and deploy slots): per signed-in user, shared by all nodes. */
+export const purchaseThrottle = limiter.define('purchase', (ctx) => {
+  const user = ctx.auth.user
+  return limiter
+    .allowRequests(rateLimits.purchase.requests)
+    .every(rateLimits.purchase.window)
+    .usingKey(`purchase:${user ? `user:${user.id}` : `ip:${ctx.request.ip()}`}`)
+    .limitExceeded((error) => {
+      error
+        .setStatus(429)
+        .setMessage('Too many purchases started. Please wait a minute and try again.')
+    })
+})

@@ -10,16 +10,29 @@
 
 import router from '@adonisjs/core/services/router'
 import { middleware } from '#start/kernel'
-import { authThrottle } from '#start/limiter'
+import { authThrottle, purchaseThrottle } from '#start/limiter'
 
 const NewAccountController = () => import('#controllers/new_account_controller')
 const SessionController = () => import('#controllers/session_controller')
 const ProfileController = () => import('#controllers/profile_controller')
 const ProjectsController = () => import('#controllers/projects_controller')
 const BillingController = () => import('#controllers/billing_controller')
+const SubscriptionsController = () => import('#controllers/subscriptions_controller')
+const DeploymentsController = () => import('#controllers/deployments_controller')
+const CreditsController = () => import('#controllers/credits_controller')
+const StripeWebhooksController = () => import('#controllers/stripe_webhooks_controller')
+const PlansController = () => import('#controllers/plans_controller')
 
 router.get('/health', async () => ({ status: 'ok' })).as('health')
+
+// Stripe's signed deliveries: no auth or CSRF (the signature is checked), the raw body kept
+// (app/middleware/body_parser_middleware.ts); errors answer JSON.
+router
+  .post('/api/webhooks/stripe', [StripeWebhooksController, 'store'])
+  .as('webhooks.stripe')
+  .use(middleware.forceJson())
 router.on('/').redirectToPath('/projects').as('home')
+router.get('/plans', [PlansController, 'show']).as('plans.show')
 
 router
   .group(() => {
@@ -48,8 +61,23 @@ router
       .delete('projects/:id', [ProjectsController, 'destroy'])
       .as('projects.destroy')
       .where('id', router.matchers.number())
+    router
+      .post('projects/:id/deploy', [DeploymentsController, 'deploy'])
+      .as('projects.deploy')
+      .where('id', router.matchers.number())
+    router
+      .delete('projects/:id/deploy', [DeploymentsController, 'undeploy'])
+      .as('projects.undeploy')
+      .where('id', router.matchers.number())
 
     router.get('billing', [BillingController, 'show']).as('billing.show')
+    router
+      .post('billing/subscribe', [SubscriptionsController, 'subscribe'])
+      .as('billing.subscribe')
+      .use(purchaseThrottle)
+    router.post('billing/cancel', [SubscriptionsController, 'cancel']).as('billing.cancel')
+    router.post('billing/resume', [SubscriptionsController, 'resume']).as('billing.resume')
+    router.get('billing/portal', [SubscriptionsController, 'portal']).as('billing.portal')
     router.post('billing/checkout', [BillingController, 'start']).as('billing.checkout')
     router.get('billing/checkout/success', [BillingController, 'success']).as('billing.success')
   })
@@ -76,6 +104,40 @@ router
       .where('id', router.matchers.number())
 
     router.post('billing/checkout', [BillingController, 'start']).as('billing.checkout')
+
+    router.get('billing/config', [SubscriptionsController, 'config']).as('billing.config')
+    router.get('billing/subscription', [SubscriptionsController, 'show']).as('billing.subscription')
+    router
+      .post('billing/subscribe', [SubscriptionsController, 'subscribe'])
+      .as('billing.subscribe')
+      .use(purchaseThrottle)
+    router.post('billing/cancel', [SubscriptionsController, 'cancel']).as('billing.cancel')
+    router.post('billing/resume', [SubscriptionsController, 'resume']).as('billing.resume')
+    router.get('billing/portal', [SubscriptionsController, 'portal']).as('billing.portal')
+
+    router
+      .get('projects/deployment/limits', [DeploymentsController, 'limits'])
+      .as('projects.deployment.limits')
+    router.post('projects/:slug/deploy', [DeploymentsController, 'deploy']).as('projects.deploy')
+    router
+      .delete('projects/:slug/deploy', [DeploymentsController, 'undeploy'])
+      .as('projects.undeploy')
+
+    router.get('billing/credits', [CreditsController, 'show']).as('billing.credits.show')
+    router
+      .post('billing/credits/purchase', [CreditsController, 'purchase'])
+      .as('billing.credits.purchase')
+      .use(purchaseThrottle)
+    router
+      .get('billing/credits/history', [CreditsController, 'history'])
+      .as('billing.credits.history')
+    router
+      .get('billing/transactions', [CreditsController, 'transactions'])
+      .as('billing.transactions')
+    router
+      .post('projects/deployment/purchase-slot', [CreditsController, 'purchaseSlot'])
+      .as('projects.deployment.purchaseSlot')
+      .use(purchaseThrottle)
   })
   .prefix('/api')
   .as('api')

@@ -1,19 +1,25 @@
 import { inject } from '@adonisjs/core'
 import type { HttpContext } from '@adonisjs/core/http'
 import billingConfig from '#config/billing'
-import CheckoutService, { type Purchase } from '#services/checkout_service'
+import CheckoutService, { type FulfilResult, type Purchase } from '#services/checkout_service'
+import CheckoutMismatchException from '#exceptions/checkout_mismatch_exception'
+import StripeUnavailableException from '#exceptions/stripe_unavailable_exception'
 import PlanLimits from '#services/plan_limits'
+import SubscriptionService from '#services/subscription_service'
 import { checkoutValidator } from '#validators/billing'
 import { wantsJson } from '#support/negotiation'
 
 /**
  * The billing page, the start of a Checkout and the page Checkout returns to.
- * Fulfilment (credits, Premium, slots) happens when Stripe's webhook confirms
- * the payment, not here.
+ * The return page and Stripe's webhook both call CheckoutService.fulfil, which
+ * grants what was paid once, whichever comes first.
  */
 @inject()
 export default class BillingController {
-  constructor(protected checkout: CheckoutService) {}
+  constructor(
+    protected checkout: CheckoutService,
+    protected subscriptions: SubscriptionService
+  ) {}
 
   async show(ctx: HttpContext) {
     const user = ctx.auth.getUserOrFail()
@@ -45,14 +51,20 @@ export default class BillingController {
       payload.kind === 'credits'
         ? { kind: 'credits', packageKey: payload.packageKey! }
         : { kind: payload.kind }
-    const session = await this.checkout.start(ctx.auth.getUserOrFail(), purchase)
+    const user = ctx.auth.getUserOrFail()
+    // Premium goes through the subscription service: it refuses a second live
+    // subscription and hands back a session that is still open instead of a new one.
+    const { session } =
+      purchase.kind === 'premium'
+        ? await this.subscriptions.subscribe(user)
+        : { session: await this.checkout.start(user, purchase) }
     if (wantsJson(ctx)) {
       return ctx.response.created({ data: { id: session.id, url: session.url } })
     }
     return ctx.inertia.location(session.url!)
   }
 
-  /** Where Checkout sends the user back; shows what was bought while the webhook confirms it. */
+  /** Where Checkout sends the user back: fulfils a paid session (or shows it is processing). */
   async success(ctx: HttpContext) {
     const user = ctx.auth.getUserOrFail()
     const sessionId = String(ctx.request.input('session_id', ''))
@@ -64,7 +76,28 @@ export default class BillingController {
       )
       return ctx.response.redirect().toPath('/billing')
     }
+    // The page and the webhook race safely: fulfil is idempotent on the session id.
+    let fulfilment: {
+      status: FulfilResult['status'] | 'refused' | 'unavailable'
+      message: string | null
+    }
+    try {
+      // Kinds fulfilled elsewhere (none yet) are left to their webhook.
+      const result = CheckoutService.isOurs(session)
+        ? await this.checkout.fulfil(session, { source: 'success_page' })
+        : { status: 'pending' as const }
+      fulfilment = { status: result.status, message: null }
+    } catch (error) {
+      if (error instanceof CheckoutMismatchException) {
+        fulfilment = { status: 'refused', message: error.message }
+      } else if (error instanceof StripeUnavailableException) {
+        fulfilment = { status: 'unavailable', message: null }
+      } else {
+        throw error
+      }
+    }
     return ctx.inertia.render('billing/success', {
+      fulfilment,
       checkout: {
         id: session.id,
         kind: session.metadata?.kind ?? null,

@@ -15,6 +15,14 @@ export default class LimitExceededException extends Exception {
     )
   }
 
+  /** `limit` counts the plan's deploys plus purchased slots (`slots` of them). */
+  static deploys(limit: number, plan: string, slots = 0) {
+    const extra = slots > 0 ? ` (including ${slots} purchased slot${slots === 1 ? '' : 's'})` : ''
+    return new LimitExceededException(
+      `Your ${plan} plan allows ${limit} deployment${limit === 1 ? '' : 's'} at a time${extra}. Undeploy a project, upgrade to Premium or buy a deploy slot to deploy another.`
+    )
+  }
+
   async handle(error: this, ctx: HttpContext) {
     if (!wantsJson(ctx)) {
       ctx.session.flash('error', error.message)

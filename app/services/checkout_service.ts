@@ -1,17 +1,51 @@
 import { inject } from '@adonisjs/core'
+import app from '@adonisjs/core/services/app'
+import db from '@adonisjs/lucid/services/db'
+import type { TransactionClientContract } from '@adonisjs/lucid/types/database'
+import { DateTime } from 'luxon'
 import type Stripe from 'stripe'
-import type User from '#models/user'
+import User from '#models/user'
+import CreditPurchase from '#models/credit_purchase'
+import DeploySlotPurchase from '#models/deploy_slot_purchase'
 import billingConfig, { type CreditPackageKey } from '#config/billing'
 import { appUrl } from '#config/app'
 import CustomerService from '#services/customer_service'
+import CreditService from '#services/credit_service'
 import StripeGateway from '#services/stripe_gateway'
+import { fromStripeTime } from '#support/stripe_time'
 import StripeUnavailableException from '#exceptions/stripe_unavailable_exception'
+import CheckoutMismatchException from '#exceptions/checkout_mismatch_exception'
 
 /** What a user can buy through Checkout (marketplace agents join in a later issue). */
 export type Purchase =
   { kind: 'premium' } | { kind: 'credits'; packageKey: CreditPackageKey } | { kind: 'deploy_slot' }
 
 export type PurchaseKind = Purchase['kind']
+
+export const PURCHASE_KINDS: readonly PurchaseKind[] = ['premium', 'credits', 'deploy_slot']
+
+/**
+ * What `fulfil` did: `fulfilled` (granted now), `already` (granted before:
+ * nothing changed), `pending` (not paid yet: nothing granted), `failed`
+ * (the asynchronous payment failed: nothing granted).
+ */
+export interface FulfilResult {
+  kind: PurchaseKind
+  status: 'fulfilled' | 'already' | 'pending' | 'failed'
+}
+
+export interface FulfilOptions {
+  trx?: TransactionClientContract
+  /** When the fact was true at Stripe (the event's `created`); defaults to now. */
+  eventCreated?: DateTime
+  /** Who is fulfilling, for the ledger's created_by ('webhook', 'success_page'). */
+  source?: string
+}
+
+function idOf(value: string | { id: string } | null | undefined): string | null {
+  if (!value) return null
+  return typeof value === 'string' ? value : value.id
+}
 
 /** A priced line: the amount and wording we charge, from config only. */
 export interface PricedPurchase {
@@ -126,6 +160,242 @@ export default class CheckoutService {
       if (StripeGateway.isUnavailable(error)) throw StripeUnavailableException.fromError(error)
       throw error
     }
+  }
+
+  /** Whether a session is one of ours (a kind this service fulfils). */
+  static isOurs(session: Stripe.Checkout.Session) {
+    return PURCHASE_KINDS.includes(session.metadata?.kind as PurchaseKind)
+  }
+
+  /**
+   * The purchase a session claims to be, checked against what we priced and
+   * whom it is for. Throws CheckoutMismatchException on any difference.
+   */
+  protected verify(session: Stripe.Checkout.Session, user: User | null): PricedPurchase {
+    const refuse = (problem: string) => CheckoutMismatchException.for(session.id, problem)
+    const metadata = session.metadata ?? {}
+    const kind = metadata.kind as PurchaseKind | undefined
+    if (!kind || !PURCHASE_KINDS.includes(kind)) {
+      throw refuse(`unknown purchase kind "${metadata.kind ?? ''}"`)
+    }
+    if (!user) throw refuse(`no user ${metadata.user_id ?? '(missing user_id)'}`)
+    if (!user.stripeCustomerId || idOf(session.customer) !== user.stripeCustomerId) {
+      throw refuse(`customer ${idOf(session.customer) ?? '(none)'} is not user ${user.id}'s`)
+    }
+    if (session.client_reference_id && session.client_reference_id !== String(user.id)) {
+      throw refuse(`client_reference_id ${session.client_reference_id} is not user ${user.id}`)
+    }
+    let purchase: Purchase
+    if (kind === 'credits') {
+      const packageKey = metadata.package_key as CreditPackageKey | undefined
+      if (!billingConfig.creditPackages.some((pack) => pack.key === packageKey)) {
+        throw refuse(`unknown credit package "${packageKey ?? ''}"`)
+      }
+      purchase = { kind, packageKey: packageKey! }
+    } else {
+      purchase = { kind }
+    }
+    const priced = CheckoutService.price(purchase)
+    if (session.mode !== priced.mode) throw refuse(`mode ${session.mode} (expected ${priced.mode})`)
+    if (session.currency !== priced.currency) {
+      throw refuse(`currency ${session.currency} (expected ${priced.currency})`)
+    }
+    if (session.amount_total !== priced.amountCents) {
+      throw refuse(`amount ${session.amount_total} (expected ${priced.amountCents})`)
+    }
+    return priced
+  }
+
+  protected static isPaid(session: Stripe.Checkout.Session) {
+    return (
+      session.status === 'complete' &&
+      (session.payment_status === 'paid' || session.payment_status === 'no_payment_required')
+    )
+  }
+
+  protected async lockUser(session: Stripe.Checkout.Session, trx: TransactionClientContract) {
+    const userId = Number(session.metadata?.user_id)
+    if (!Number.isSafeInteger(userId) || userId <= 0) return null
+    return User.query({ client: trx }).where('id', userId).forUpdate().first()
+  }
+
+  /**
+   * Grants what a completed Checkout Session paid for, once: shared by the
+   * webhook (checkout.session.completed / async_payment_succeeded) and the
+   * success page, so they race safely. Checks kind, user, customer, mode,
+   * currency and amount against our price (CheckoutMismatchException, nothing
+   * granted); acts only when the session is complete and paid. Idempotent on
+   * the session id: the user's row is locked, then the unique
+   * `stripe_checkout_session_id` row is checked before it is inserted.
+   */
+  async fulfil(
+    session: Stripe.Checkout.Session,
+    options: FulfilOptions = {}
+  ): Promise<FulfilResult> {
+    // Premium's subscription is fetched from Stripe before any lock is taken.
+    let subscription: Stripe.Subscription | null = null
+    if (session.metadata?.kind === 'premium' && CheckoutService.isPaid(session)) {
+      const subscriptionId = idOf(session.subscription)
+      if (subscriptionId) {
+        try {
+          subscription = await this.gateway.client.subscriptions.retrieve(subscriptionId)
+        } catch (error) {
+          if (StripeGateway.isUnavailable(error)) throw StripeUnavailableException.fromError(error)
+          throw error
+        }
+      }
+    }
+    const run = (trx: TransactionClientContract) =>
+      this.fulfilIn(session, subscription, trx, options)
+    return options.trx ? run(options.trx) : db.transaction(run)
+  }
+
+  protected async fulfilIn(
+    session: Stripe.Checkout.Session,
+    subscription: Stripe.Subscription | null,
+    trx: TransactionClientContract,
+    options: FulfilOptions
+  ): Promise<FulfilResult> {
+    const user = await this.lockUser(session, trx)
+    const priced = this.verify(session, user)
+    const owner = user!
+    const kind = priced.purchase.kind
+    const paid = CheckoutService.isPaid(session)
+    const paymentIntentId = idOf(session.payment_intent)
+    const now = DateTime.utc()
+    const createdBy = options.source ?? 'checkout'
+
+    if (priced.purchase.kind === 'credits') {
+      let purchase = await CreditPurchase.query({ client: trx })
+        .where('stripe_checkout_session_id', session.id)
+        .first()
+      if (purchase && purchase.status !== 'pending') {
+        return { kind, status: purchase.status === 'failed' ? 'failed' : 'already' }
+      }
+      if (session.status !== 'complete') return { kind, status: 'pending' }
+      if (!purchase) {
+        // Completed but not yet paid (an asynchronous payment) is remembered as pending.
+        purchase = await CreditPurchase.create(
+          {
+            userId: owner.id,
+            packageKey: priced.purchase.packageKey,
+            creditsCents: priced.amountCents,
+            amountCents: priced.amountCents,
+            currency: priced.currency,
+            stripeCheckoutSessionId: session.id,
+            stripePaymentIntentId: paymentIntentId,
+            status: 'pending',
+            paidAt: null,
+            refundedAt: null,
+          },
+          { client: trx }
+        )
+      }
+      if (!paid) return { kind, status: 'pending' }
+      purchase.status = 'paid'
+      purchase.paidAt = options.eventCreated ?? now
+      purchase.stripePaymentIntentId = purchase.stripePaymentIntentId ?? paymentIntentId
+      purchase.useTransaction(trx)
+      await purchase.save()
+      await new CreditService().grant(
+        owner.id,
+        purchase.creditsCents,
+        'purchase',
+        {
+          idempotencyKey: `checkout:${session.id}`,
+          creditPurchaseId: purchase.id,
+          description: `Credit pack ${purchase.packageKey} (${session.id})`,
+          createdBy,
+        },
+        trx
+      )
+      return { kind, status: 'fulfilled' }
+    }
+
+    if (priced.purchase.kind === 'deploy_slot') {
+      const existing = await DeploySlotPurchase.query({ client: trx })
+        .where('stripe_checkout_session_id', session.id)
+        .first()
+      if (existing) return { kind, status: 'already' }
+      if (!paid) return { kind, status: 'pending' }
+      await DeploySlotPurchase.create(
+        {
+          userId: owner.id,
+          stripeCheckoutSessionId: session.id,
+          stripePaymentIntentId: paymentIntentId,
+          amountCents: priced.amountCents,
+          currency: priced.currency,
+          status: 'active',
+          purchasedAt: options.eventCreated ?? now,
+          refundedAt: null,
+        },
+        { client: trx }
+      )
+      return { kind, status: 'fulfilled' }
+    }
+
+    // Premium: the subscription (fetched fresh from Stripe) is mirrored by SubscriptionService.
+    if (!paid || !subscription) return { kind, status: 'pending' }
+    const known = await trx
+      .from('subscriptions')
+      .where('stripe_subscription_id', subscription.id)
+      .first()
+    const { default: SubscriptionService } = await import('#services/subscription_service')
+    const subscriptions = await app.container.make(SubscriptionService)
+    // The session's own time, not our clock: a clock ahead of Stripe's must not make a
+    // later, genuine subscription event look older than this row.
+    await subscriptions.apply(subscription, {
+      trx,
+      eventCreated: options.eventCreated ?? fromStripeTime(session.created) ?? now,
+      userId: owner.id,
+    })
+    return { kind, status: known ? 'already' : 'fulfilled' }
+  }
+
+  /**
+   * An asynchronous payment failed (checkout.session.async_payment_failed):
+   * a pending credit purchase becomes failed (one that never got a row gets a
+   * failed one, so a late "completed" cannot make it pending again). Nothing
+   * is granted; a paid purchase is never moved back.
+   */
+  async markFailed(
+    session: Stripe.Checkout.Session,
+    options: { trx?: TransactionClientContract } = {}
+  ) {
+    const run = async (trx: TransactionClientContract): Promise<FulfilResult> => {
+      const user = await this.lockUser(session, trx)
+      const priced = this.verify(session, user)
+      const kind = priced.purchase.kind
+      if (priced.purchase.kind !== 'credits') return { kind, status: 'failed' }
+      const purchase = await CreditPurchase.query({ client: trx })
+        .where('stripe_checkout_session_id', session.id)
+        .first()
+      if (purchase) {
+        if (purchase.status !== 'pending')
+          return { kind, status: purchase.isPaid ? 'already' : 'failed' }
+        purchase.status = 'failed'
+        purchase.useTransaction(trx)
+        await purchase.save()
+        return { kind, status: 'failed' }
+      }
+      await CreditPurchase.create(
+        {
+          userId: user!.id,
+          packageKey: priced.purchase.packageKey,
+          creditsCents: priced.amountCents,
+          amountCents: priced.amountCents,
+          currency: priced.currency,
+          stripeCheckoutSessionId: session.id,
+          stripePaymentIntentId: idOf(session.payment_intent),
+          status: 'failed',
+          paidAt: null,
+          refundedAt: null,
+        },
+        { client: trx }
+      )
+      return { kind, status: 'failed' }
+    }
+    return options.trx ? run(options.trx) : db.transaction(run)
   }
 
   /**

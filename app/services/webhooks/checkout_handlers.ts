@@ -1,4 +1,64 @@
-import type { HandlerTable } from './types.js'
+import app from '@adonisjs/core/services/app'
+import logger from '@adonisjs/core/services/logger'
+import type Stripe from 'stripe'
+import CheckoutService from '#services/checkout_service'
+import PurchaseRefundService from '#services/purchase_refund_service'
+import { fromStripeTime } from '#support/stripe_time'
+import type { HandlerTable, WebhookHandler } from './types.js'
+
+/** Completed or paid later: grant once through the shared `fulfil` (a mismatch throws and fails the event). */
+const fulfil: WebhookHandler = async ({ event, trx }) => {
+  const session = event.data.object as Stripe.Checkout.Session
+  if (!CheckoutService.isOurs(session)) return
+  const checkout = await app.container.make(CheckoutService)
+  const result = await checkout.fulfil(session, {
+    trx,
+    eventCreated: fromStripeTime(event.created),
+    source: 'webhook',
+  })
+  logger.info({ session: session.id, event: event.id, ...result }, 'checkout fulfilment')
+}
+
+/** The asynchronous payment failed: a pending purchase becomes failed; nothing is granted. */
+const asyncPaymentFailed: WebhookHandler = async ({ event, trx }) => {
+  const session = event.data.object as Stripe.Checkout.Session
+  if (!CheckoutService.isOurs(session)) return
+  const checkout = await app.container.make(CheckoutService)
+  await checkout.markFailed(session, { trx })
+}
+
+/** Fulfilment stays with the session; at most the intent id is noted on a pending purchase. */
+const paymentIntentSucceeded: WebhookHandler = async ({ event, trx }) => {
+  await new PurchaseRefundService().paymentSucceeded(event.data.object as Stripe.PaymentIntent, trx)
+}
+
+const chargeRefunded: WebhookHandler = async ({ event, trx }) => {
+  const charge = event.data.object as Stripe.Charge
+  const previous = event.data.previous_attributes as Partial<Stripe.Charge> | undefined
+  const outcome = await new PurchaseRefundService().chargeRefunded(charge, {
+    trx,
+    previousAmountRefunded: previous?.amount_refunded ?? null,
+    at: fromStripeTime(event.created),
+  })
+  if (outcome.purchase !== 'none') logger.info({ charge: charge.id, ...outcome }, 'refund applied')
+}
+
+const disputeCreated: WebhookHandler = async ({ event, trx }) => {
+  const dispute = event.data.object as Stripe.Dispute
+  const outcome = await new PurchaseRefundService().disputeCreated(dispute, {
+    trx,
+    at: fromStripeTime(event.created),
+  })
+  if (outcome.purchase !== 'none')
+    logger.info({ dispute: dispute.id, ...outcome }, 'dispute applied')
+}
 
 /** Checkout, payments, credits and deploy slots. */
-export const checkoutHandlers: HandlerTable = {}
+export const checkoutHandlers: HandlerTable = {
+  'checkout.session.completed': fulfil,
+  'checkout.session.async_payment_succeeded': fulfil,
+  'checkout.session.async_payment_failed': asyncPaymentFailed,
+  'payment_intent.succeeded': paymentIntentSucceeded,
+  'charge.refunded': chargeRefunded,
+  'charge.dispute.created': disputeCreated,
+}

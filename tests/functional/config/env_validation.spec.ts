@@ -46,6 +46,12 @@ type InvalidCase = { title: string; env: NodeJS.ProcessEnv; variable: string; me
 
 const INVALID: InvalidCase[] = [
   {
+    title: 'PREMIUM_PAST_DUE_GRACE_DAYS not a whole number',
+    env: { PREMIUM_PAST_DUE_GRACE_DAYS: '1.5' },
+    variable: 'PREMIUM_PAST_DUE_GRACE_DAYS',
+    message: 'PREMIUM_PAST_DUE_GRACE_DAYS must be a whole number >= 0 (got "1.5")',
+  },
+  {
     title: 'CREATOR_REVENUE_SHARE above 1',
     env: { CREATOR_REVENUE_SHARE: '1.5' },
     variable: 'CREATOR_REVENUE_SHARE',
@@ -164,7 +170,7 @@ test.group('Billing config parsed from the test environment', () => {
   test('share in basis points and the default prices and limits', ({ assert }) => {
     assert.deepEqual(billingConfig, {
       currency: 'usd',
-      premium: { priceCents: 500, interval: 'month' },
+      premium: { priceCents: 500, interval: 'month', pastDueGraceDays: 7 },
       creditPackages: [
         { key: 'small', amountCents: 500 },
         { key: 'medium', amountCents: 1000 },

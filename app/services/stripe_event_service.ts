@@ -1,0 +1,306 @@
+import { inject } from '@adonisjs/core'
+import logger from '@adonisjs/core/services/logger'
+import db from '@adonisjs/lucid/services/db'
+import { DateTime } from 'luxon'
+import Stripe from 'stripe'
+import stripeConfig from '#config/stripe'
+import InvalidWebhookException from '#exceptions/invalid_webhook_exception'
+import StripeEvent, { type StripeEventStatus } from '#models/stripe_event'
+import { handlers } from '#services/webhooks/handlers'
+import { fromStripeTime } from '#support/stripe_time'
+
+/**
+ * What became of one event:
+ * - processed: its handler ran and committed (now, by this call);
+ * - ignored: no handler for its type, recorded as such;
+ * - already: processed or ignored before (a duplicate or concurrent delivery, a replay);
+ * - failed: the handler threw; its writes were rolled back and the row is `failed`
+ *   (attempts + 1, last_error). A later delivery or a replay tries again.
+ */
+export type ProcessOutcome = 'processed' | 'ignored' | 'already' | 'failed'
+
+export interface ReceiveResult {
+  stripeEventId: string
+  type: string
+  outcome: ProcessOutcome
+}
+
+/** Which recorded events to list (newest first). */
+export interface ListFilters {
+  status?: StripeEventStatus
+  type?: string
+  /** Received at or after. */
+  since?: DateTime
+  limit?: number
+}
+
+/**
+ * Which events to replay: `ids`, or every event not yet done (received or
+ * failed; only failed with `failed`) narrowed by `type` / `since`, oldest first.
+ */
+export interface ReplaySelection {
+  ids?: string[]
+  failed?: boolean
+  type?: string
+  since?: DateTime
+  limit?: number
+  /** Only say what would be replayed. */
+  dryRun?: boolean
+}
+
+export interface ReplayResult {
+  stripeEventId: string
+  type: string | null
+  /** The status before the replay (null: no such event). */
+  statusBefore: StripeEventStatus | null
+  /** 'pending' in a dry run; 'not_found' for an unknown id. */
+  outcome: ProcessOutcome | 'pending' | 'not_found'
+  attempts: number
+  lastError: string | null
+}
+
+export const EVENT_STATUSES: StripeEventStatus[] = [
+  'received',
+  'processing',
+  'processed',
+  'failed',
+  'ignored',
+]
+
+/** The longest last_error kept (the full error goes to the log). */
+const LAST_ERROR_MAX = 2000
+
+/**
+ * Stripe webhooks: verify, record each event once (`stripe_events`, unique
+ * `stripe_event_id`), then process it exactly once with the handler table
+ * (app/services/webhooks/handlers.ts). Processing runs in one transaction
+ * that locks the event row: the handler's writes and the "processed" mark
+ * commit together or not at all, and a concurrent delivery of the same
+ * event waits for the lock and then finds it done.
+ */
+@inject()
+export default class StripeEventService {
+  /**
+   * Verifies the signature over the exact body received (and its timestamp
+   * against the tolerance), records the event once and processes it.
+   * Throws InvalidWebhookException (400) when the event can't be trusted.
+   */
+  async receive(rawBody: string, signature: string): Promise<ReceiveResult> {
+    const event = this.verify(rawBody, signature)
+    await this.record(event, rawBody)
+    const outcome = await this.process(event.id)
+    return { stripeEventId: event.id, type: event.type, outcome }
+  }
+
+  /** The verified event, or InvalidWebhookException with the reason. */
+  verify(rawBody: string, signature: string): Stripe.Event {
+    if (!signature) {
+      throw new InvalidWebhookException('Missing Stripe-Signature header')
+    }
+    if (!rawBody) {
+      throw new InvalidWebhookException('The body is not a Stripe event: it is empty')
+    }
+    const secret = stripeConfig.webhookSecret?.release()
+    if (!secret) {
+      // Not a client error: without a secret no webhook can be verified (start/env.ts requires it in production).
+      throw new Error('STRIPE_WEBHOOK_SECRET is not set: webhooks cannot be verified')
+    }
+    let event: Stripe.Event
+    try {
+      event = Stripe.webhooks.constructEvent(
+        rawBody,
+        signature,
+        secret,
+        stripeConfig.webhookToleranceSeconds
+      )
+    } catch (error) {
+      if (error instanceof Stripe.errors.StripeSignatureVerificationError) {
+        throw new InvalidWebhookException(`Invalid signature: ${error.message}`, { cause: error })
+      }
+      throw new InvalidWebhookException('The body is not a Stripe event: it is not valid JSON', {
+        cause: error,
+      })
+    }
+    const candidate = event as Partial<Stripe.Event> | null
+    if (
+      !candidate ||
+      typeof candidate !== 'object' ||
+      typeof candidate.id !== 'string' ||
+      !candidate.id ||
+      typeof candidate.type !== 'string' ||
+      typeof candidate.created !== 'number' ||
+      !candidate.data ||
+      typeof candidate.data !== 'object'
+    ) {
+      throw new InvalidWebhookException(
+        'The body is not a Stripe event: it lacks id, type, created or data'
+      )
+    }
+    return event
+  }
+
+  /** Inserts the event unless its id is already recorded. True when this call inserted it. */
+  async record(event: Stripe.Event, rawBody: string): Promise<boolean> {
+    const now = DateTime.utc().toSQL()
+    const result = await db.rawQuery(
+      `INSERT INTO stripe_events
+         (stripe_event_id, type, api_version, livemode, account, stripe_created_at, payload,
+          status, attempts, received_at, created_at, updated_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?::jsonb, 'received', 0, ?, ?, ?)
+       ON CONFLICT (stripe_event_id) DO NOTHING`,
+      [
+        event.id,
+        event.type,
+        event.api_version ?? null,
+        event.livemode === true,
+        event.account ?? null,
+        fromStripeTime(event.created).toSQL(),
+        rawBody,
+        now,
+        now,
+        now,
+      ]
+    )
+    return (result.rowCount ?? 0) > 0
+  }
+
+  /**
+   * Processes a recorded event from its stored payload (so replays work
+   * without Stripe). Safe to call any number of times, concurrently too:
+   * the handler's effects are applied at most once.
+   */
+  async process(stripeEventId: string): Promise<ProcessOutcome> {
+    try {
+      return await db.transaction(async (trx) => {
+        const row = await StripeEvent.query({ client: trx })
+          .where('stripeEventId', stripeEventId)
+          .forUpdate()
+          .first()
+        if (!row) throw new UnknownStripeEventError(stripeEventId)
+        if (row.isDone) return 'already'
+
+        const event = row.payload
+        const handler = handlers[event.type]
+        if (!handler) {
+          row.status = 'ignored'
+          row.lastError = null
+          await row.useTransaction(trx).save()
+          return 'ignored'
+        }
+
+        await handler({ event, trx, receivedAt: row.receivedAt })
+
+        row.status = 'processed'
+        row.processedAt = DateTime.utc()
+        row.attempts = row.attempts + 1
+        row.lastError = null
+        await row.useTransaction(trx).save()
+        return 'processed'
+      })
+    } catch (error) {
+      if (error instanceof UnknownStripeEventError) throw error
+      logger.error({ err: error, stripeEventId }, 'Stripe event %s failed', stripeEventId)
+      await this.markFailed(stripeEventId, error)
+      return 'failed'
+    }
+  }
+
+  /** Recorded events, newest first. */
+  async list(filters: ListFilters = {}): Promise<StripeEvent[]> {
+    return StripeEvent.query()
+      .if(filters.status, (query) => query.where('status', filters.status!))
+      .if(filters.type, (query) => query.where('type', filters.type!))
+      .if(filters.since, (query) => query.where('receivedAt', '>=', filters.since!.toSQL()!))
+      .orderBy('receivedAt', 'desc')
+      .orderBy('id', 'desc')
+      .limit(filters.limit ?? 50)
+  }
+
+  /**
+   * Processes the selected events again from their stored payloads (one
+   * process() each, oldest first), e.g. after fixing what made them fail.
+   * Events already done answer 'already'; nothing is applied twice.
+   */
+  async replay(selection: ReplaySelection): Promise<ReplayResult[]> {
+    const rows = await this.selectForReplay(selection)
+    const results: ReplayResult[] = []
+    for (const entry of rows) {
+      if (typeof entry === 'string') {
+        results.push({
+          stripeEventId: entry,
+          type: null,
+          statusBefore: null,
+          outcome: 'not_found',
+          attempts: 0,
+          lastError: null,
+        })
+        continue
+      }
+      if (selection.dryRun) {
+        results.push({
+          stripeEventId: entry.stripeEventId,
+          type: entry.type,
+          statusBefore: entry.status,
+          outcome: entry.isDone ? 'already' : 'pending',
+          attempts: entry.attempts,
+          lastError: entry.lastError,
+        })
+        continue
+      }
+      const outcome = await this.process(entry.stripeEventId)
+      const after = await StripeEvent.findByOrFail('stripeEventId', entry.stripeEventId)
+      results.push({
+        stripeEventId: entry.stripeEventId,
+        type: entry.type,
+        statusBefore: entry.status,
+        outcome,
+        attempts: after.attempts,
+        lastError: after.lastError,
+      })
+    }
+    return results
+  }
+
+  /** Rows to replay in order; an unknown id stays as its string. */
+  protected async selectForReplay(selection: ReplaySelection): Promise<(StripeEvent | string)[]> {
+    if (selection.ids && selection.ids.length > 0) {
+      const found = await StripeEvent.query().whereIn('stripeEventId', selection.ids)
+      const byId = new Map(found.map((row) => [row.stripeEventId, row]))
+      return [...new Set(selection.ids)].map((id) => byId.get(id) ?? id)
+    }
+    return StripeEvent.query()
+      .if(
+        selection.failed,
+        (query) => query.where('status', 'failed'),
+        (query) => query.whereIn('status', ['received', 'processing', 'failed'])
+      )
+      .if(selection.type, (query) => query.where('type', selection.type!))
+      .if(selection.since, (query) => query.where('receivedAt', '>=', selection.since!.toSQL()!))
+      .orderBy('stripeCreatedAt', 'asc')
+      .orderBy('id', 'asc')
+      .limit(selection.limit ?? 500)
+  }
+
+  /** After the rollback: count the attempt and keep the reason (never over a finished row). */
+  protected async markFailed(stripeEventId: string, error: unknown) {
+    const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error)
+    await db
+      .from('stripe_events')
+      .where('stripe_event_id', stripeEventId)
+      .whereNotIn('status', ['processed', 'ignored'])
+      .update({
+        status: 'failed',
+        attempts: db.raw('attempts + 1'),
+        last_error: message.slice(0, LAST_ERROR_MAX),
+        updated_at: DateTime.utc().toSQL(),
+      })
+  }
+}
+
+/** process() was given an id that was never recorded. */
+export class UnknownStripeEventError extends Error {
+  constructor(readonly stripeEventId: string) {
+    super(`No recorded Stripe event '${stripeEventId}'`)
+    this.name = 'UnknownStripeEventError'
+  }
+}

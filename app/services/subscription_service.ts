@@ -1,0 +1,570 @@
+import { inject } from '@adonisjs/core'
+import { DateTime } from 'luxon'
+import type Stripe from 'stripe'
+import db from '@adonisjs/lucid/services/db'
+import logger from '@adonisjs/core/services/logger'
+import locks from '@adonisjs/lock/services/main'
+import type { TransactionClientContract } from '@adonisjs/lucid/types/database'
+import billingConfig from '#config/billing'
+import { appUrl } from '#config/app'
+import User, { type Plan } from '#models/user'
+import Subscription, {
+  type SubscriptionStatus,
+  TERMINAL_SUBSCRIPTION_STATUSES,
+} from '#models/subscription'
+import StripeGateway from '#services/stripe_gateway'
+import CustomerService from '#services/customer_service'
+import CheckoutService from '#services/checkout_service'
+import DeploymentService from '#services/deployment_service'
+import PlanLimits from '#services/plan_limits'
+import StripeUnavailableException from '#exceptions/stripe_unavailable_exception'
+import SubscriptionConflictException from '#exceptions/subscription_conflict_exception'
+import { fromStripeTime } from '#support/stripe_time'
+
+export interface ApplyOptions {
+  trx: TransactionClientContract
+  /** `created` of the Stripe event (or the time of the state) being applied: older than the row's, it changes nothing. */
+  eventCreated: DateTime
+  /** Our user, when the caller knows it (Checkout fulfilment); else metadata.user_id, else the customer. */
+  userId?: number
+}
+
+/** What the API and the billing page show of a user's Premium. */
+export interface SubscriptionSummary {
+  plan: Plan
+  subscription: {
+    id: string
+    status: SubscriptionStatus
+    cancelAtPeriodEnd: boolean
+    currentPeriodStart: string | null
+    currentPeriodEnd: string | null
+    trialEndsAt: string | null
+    canceledAt: string | null
+    endedAt: string | null
+    pastDueSince: string | null
+    /** While past_due: when Premium limits drop if the payment is still failing. */
+    graceEndsAt: string | null
+  } | null
+}
+
+/** Result of one user's grace check. */
+export interface GraceExpiry {
+  userId: number
+  email: string
+  stripeSubscriptionId: string
+  pastDueSince: string
+  stoppedProjectIds: number[]
+}
+
+const KNOWN_STATUSES: readonly SubscriptionStatus[] = [
+  'incomplete',
+  'incomplete_expired',
+  'trialing',
+  'active',
+  'past_due',
+  'unpaid',
+  'canceled',
+  'paused',
+]
+
+/** Stripe's status as ours; a status we do not know fails loudly (the event stays for replay). */
+function knownStatus(status: string): SubscriptionStatus {
+  const known = KNOWN_STATUSES.find((value) => value === status)
+  if (!known) throw new Error(`Unknown Stripe subscription status "${status}"`)
+  return known
+}
+
+function isTerminal(status: string) {
+  return TERMINAL_SUBSCRIPTION_STATUSES.some((value) => value === status)
+}
+
+/** Statuses that keep Premium without conditions. */
+const PREMIUM_STATUSES: readonly SubscriptionStatus[] = ['active', 'trialing']
+
+/**
+ * Premium, mirrored from Stripe. Every change, whether it comes from a
+ * webhook, from Checkout fulfilment or from our own API calls (cancel,
+ * resume, cancel now), goes through `apply`, which upserts the
+ * `subscriptions` row under the user's row lock, refuses older states
+ * (invariant 8), and derives `users.plan` from the user's subscriptions
+ * (with the past_due grace period). A drop to free stops the deployments
+ * beyond the free limit, newest first, and deletes nothing.
+ */
+@inject()
+export default class SubscriptionService {
+  constructor(
+    protected gateway: StripeGateway,
+    protected customers: CustomerService,
+    protected checkout: CheckoutService,
+    protected deployments: DeploymentService
+  ) {}
+
+  static graceDays() {
+    return billingConfig.premium.pastDueGraceDays
+  }
+
+  /** Whether a subscription row gives Premium at `now`. */
+  static givesPremium(row: Subscription, now: DateTime) {
+    if (PREMIUM_STATUSES.includes(row.status)) return true
+    if (row.status === 'past_due') {
+      const since = row.pastDueSince ?? row.stripeUpdatedAt
+      return now < since.plus({ days: SubscriptionService.graceDays() })
+    }
+    return false
+  }
+
+  static customerId(subscription: Stripe.Subscription) {
+    return typeof subscription.customer === 'string'
+      ? subscription.customer
+      : subscription.customer.id
+  }
+
+  /**
+   * Mirrors a Stripe subscription into our row and the user's plan.
+   * Returns the row (unchanged when the state is older than what it holds),
+   * or null when the subscription is not a Premium subscription of ours.
+   */
+  async apply(
+    subscription: Stripe.Subscription,
+    options: ApplyOptions
+  ): Promise<Subscription | null> {
+    const { trx, eventCreated } = options
+    const known = await Subscription.query({ client: trx })
+      .where('stripe_subscription_id', subscription.id)
+      .first()
+    if (!known && subscription.metadata?.kind !== 'premium') {
+      logger.info(
+        { subscription: subscription.id, kind: subscription.metadata?.kind },
+        'not a Premium subscription: not mirrored'
+      )
+      return null
+    }
+
+    const customerId = SubscriptionService.customerId(subscription)
+    const ownerId = known?.userId ?? (await this.resolveUserId(subscription, customerId, options))
+    if (!ownerId) {
+      logger.warn(
+        { subscription: subscription.id, customer: customerId },
+        'Premium subscription of an unknown user: not mirrored'
+      )
+      return null
+    }
+
+    // The user's row lock first (the order every per-user section uses), then the subscription row.
+    const owner = await User.query({ client: trx }).where('id', ownerId).forUpdate().first()
+    if (!owner) return null
+    if (owner.stripeCustomerId !== customerId) {
+      logger.warn(
+        { subscription: subscription.id, customer: customerId, userId: owner.id },
+        "subscription's customer is not the user's: not mirrored"
+      )
+      return null
+    }
+
+    let row = await Subscription.query({ client: trx })
+      .where('stripe_subscription_id', subscription.id)
+      .forUpdate()
+      .first()
+
+    if (row) {
+      // Invariant 8: an older state never overwrites a newer one, and an ended subscription stays ended.
+      if (eventCreated < row.stripeUpdatedAt) return row
+      if (row.hasEnded && !isTerminal(subscription.status)) return row
+    } else if (!isTerminal(subscription.status)) {
+      await this.settleOtherLiveSubscription(owner, subscription, trx)
+    }
+
+    const item = subscription.items.data[0]
+    const status = knownStatus(subscription.status)
+    const wasPastDueSince = row?.pastDueSince ?? null
+    const values = {
+      userId: owner.id,
+      type: 'premium' as const,
+      stripeSubscriptionId: subscription.id,
+      stripeCustomerId: customerId,
+      stripePriceId: item?.price.id ?? row?.stripePriceId ?? '',
+      status,
+      cancelAtPeriodEnd: subscription.cancel_at_period_end || subscription.cancel_at !== null,
+      currentPeriodStart:
+        fromStripeTime(item?.current_period_start) ?? row?.currentPeriodStart ?? null,
+      currentPeriodEnd: fromStripeTime(item?.current_period_end) ?? row?.currentPeriodEnd ?? null,
+      trialEndsAt: fromStripeTime(subscription.trial_end),
+      canceledAt: fromStripeTime(subscription.canceled_at),
+      endedAt: fromStripeTime(subscription.ended_at),
+      pastDueSince: status === 'past_due' ? (wasPastDueSince ?? eventCreated) : null,
+      stripeUpdatedAt:
+        row && row.stripeUpdatedAt > eventCreated ? row.stripeUpdatedAt : eventCreated,
+    }
+    if (row) {
+      row.merge(values)
+      row.useTransaction(trx)
+      await row.save()
+    } else {
+      row = await Subscription.create(values, { client: trx })
+    }
+
+    await this.settlePlan(owner, trx, DateTime.max(DateTime.utc(), eventCreated))
+    return row
+  }
+
+  /**
+   * Webhook path: applies the subscription's current state as Stripe holds it
+   * now, retrieved after taking the user's row lock (so of two handlers the
+   * later one always applies the fresher state), guarded by the event's
+   * `created`. Falls back to the event's object when Stripe no longer has it.
+   */
+  async applyCurrent(
+    reference: Stripe.Subscription | string,
+    options: ApplyOptions
+  ): Promise<Subscription | null> {
+    const { trx } = options
+    const id = typeof reference === 'string' ? reference : reference.id
+    let hint: Stripe.Subscription | null = typeof reference === 'string' ? null : reference
+    const known = await Subscription.query({ client: trx })
+      .where('stripe_subscription_id', id)
+      .first()
+    if (!known && !hint) hint = await this.retrieve(id)
+    if (!known && (!hint || hint.metadata?.kind !== 'premium')) return null
+
+    const ownerId =
+      known?.userId ??
+      (await this.resolveUserId(hint!, SubscriptionService.customerId(hint!), options))
+    if (ownerId) {
+      await User.query({ client: trx }).where('id', ownerId).forUpdate().first()
+    }
+    const fresh = (await this.retrieve(id)) ?? hint
+    if (!fresh) return known
+    return this.apply(fresh, ownerId ? { ...options, userId: ownerId } : options)
+  }
+
+  /**
+   * Sets `users.plan` from the user's subscriptions at `now` (the caller holds
+   * the user's row lock in `trx`); on a drop to free, stops the deployments
+   * beyond the new limit. Returns the stopped projects.
+   */
+  async settlePlan(owner: User, trx: TransactionClientContract, now: DateTime) {
+    const rows = await Subscription.query({ client: trx })
+      .where('user_id', owner.id)
+      .where('type', 'premium')
+    const premium = rows.some((row) => SubscriptionService.givesPremium(row, now))
+    const plan: Plan = premium ? 'premium' : 'free'
+    if (owner.plan === plan) return []
+
+    const before = owner.plan
+    owner.plan = plan
+    owner.useTransaction(trx)
+    await owner.save()
+    if (!(before === 'premium' && plan === 'free')) return []
+
+    const latest = rows.sort(
+      (a, b) => b.stripeUpdatedAt.toMillis() - a.stripeUpdatedAt.toMillis()
+    )[0]
+    const why =
+      latest?.status === 'past_due'
+        ? `your Premium renewal payment is overdue by more than ${SubscriptionService.graceDays()} days`
+        : latest?.status === 'unpaid'
+          ? 'your Premium subscription is unpaid'
+          : 'your Premium subscription ended'
+    const limit = await PlanLimits.deployLimit(owner, trx)
+    return this.deployments.stopExtraDeployments(
+      owner,
+      trx,
+      DeploymentService.downgradeReason(why, limit)
+    )
+  }
+
+  /**
+   * Past_due subscriptions whose grace period is over at `now` drop their
+   * user to free even when no new event arrives (run by
+   * `subscriptions:check-grace` from cron). Safe to run any number of times.
+   */
+  async expireGrace(now: DateTime = DateTime.utc()): Promise<GraceExpiry[]> {
+    const cutoff = now.minus({ days: SubscriptionService.graceDays() })
+    const due = await Subscription.query()
+      .where('status', 'past_due')
+      .where('past_due_since', '<=', cutoff.toJSDate())
+      .whereHas('user', (query) => query.where('plan', 'premium'))
+      .orderBy('id')
+    const expired: GraceExpiry[] = []
+    for (const row of due) {
+      const result = await db.transaction(async (trx) => {
+        const owner = await User.query({ client: trx }).where('id', row.userId).forUpdate().first()
+        if (!owner || owner.plan !== 'premium') return null
+        const before = owner.plan
+        const stopped = await this.settlePlan(owner, trx, now)
+        if (owner.plan === before) return null
+        return {
+          userId: owner.id,
+          email: owner.email,
+          stripeSubscriptionId: row.stripeSubscriptionId,
+          pastDueSince: row.pastDueSince!.toISO()!,
+          stoppedProjectIds: stopped.map((project) => project.id),
+        }
+      })
+      if (result) expired.push(result)
+    }
+    return expired
+  }
+
+  /** The user's live subscription (not ended), if any. */
+  liveSubscription(user: User, trx?: TransactionClientContract) {
+    return Subscription.query(trx ? { client: trx } : {})
+      .where('user_id', user.id)
+      .where('type', 'premium')
+      .withScopes((scopes) => scopes.live())
+      .orderBy('created_at', 'desc')
+      .first()
+  }
+
+  /** The subscription to show: the live one, else the most recent one. */
+  async current(user: User): Promise<SubscriptionSummary> {
+    const fresh = await User.findOrFail(user.id)
+    const row =
+      (await this.liveSubscription(fresh)) ??
+      (await Subscription.query()
+        .where('user_id', fresh.id)
+        .where('type', 'premium')
+        .orderBy('created_at', 'desc')
+        .orderBy('id', 'desc')
+        .first())
+    if (!row) return { plan: fresh.plan, subscription: null }
+    return {
+      plan: fresh.plan,
+      subscription: {
+        id: row.stripeSubscriptionId,
+        status: row.status,
+        cancelAtPeriodEnd: row.cancelAtPeriodEnd,
+        currentPeriodStart: row.currentPeriodStart?.toISO() ?? null,
+        currentPeriodEnd: row.currentPeriodEnd?.toISO() ?? null,
+        trialEndsAt: row.trialEndsAt?.toISO() ?? null,
+        canceledAt: row.canceledAt?.toISO() ?? null,
+        endedAt: row.endedAt?.toISO() ?? null,
+        pastDueSince: row.pastDueSince?.toISO() ?? null,
+        graceEndsAt:
+          row.status === 'past_due' && row.pastDueSince
+            ? row.pastDueSince.plus({ days: SubscriptionService.graceDays() }).toISO()
+            : null,
+      },
+    }
+  }
+
+  /**
+   * Starts a Premium Checkout. Refused while the user has a live Premium
+   * subscription (here or in Stripe, where a paid one may not have reached
+   * us yet). While a Premium Checkout Session of theirs is still open in
+   * Stripe, that session is returned instead of a second one. A named lock
+   * per user makes concurrent requests take turns.
+   */
+  async subscribe(user: User): Promise<{ session: Stripe.Checkout.Session; reused: boolean }> {
+    const [acquired, result] = await locks
+      .createLock(`subscriptions:subscribe:user:${user.id}`, '30s')
+      .run(async () => {
+        let live = await this.liveSubscription(user)
+        if (live) {
+          // Our mirror may lag (an ended subscription whose event has not arrived): refresh it first.
+          const stale = live
+          await db.transaction((trx) =>
+            this.applyCurrent(stale.stripeSubscriptionId, {
+              trx,
+              eventCreated: stale.stripeUpdatedAt,
+              userId: user.id,
+            })
+          )
+          live = await this.liveSubscription(user)
+        }
+        if (live && live.status !== 'incomplete') throw this.alreadySubscribed(live.status)
+
+        const customer = await this.customers.ensureCustomer(user)
+        const stripe = this.gateway.client
+        const [subscriptions, sessions] = await this.call(() =>
+          Promise.all([
+            stripe.subscriptions.list({ customer, status: 'all', limit: 100 }),
+            stripe.checkout.sessions.list({ customer, status: 'open', limit: 100 }),
+          ])
+        )
+        const liveInStripe = subscriptions.data.find(
+          (sub) =>
+            sub.metadata?.kind === 'premium' &&
+            !isTerminal(sub.status) &&
+            sub.status !== 'incomplete'
+        )
+        if (liveInStripe) throw this.alreadySubscribed(liveInStripe.status)
+
+        const open = sessions.data.find((session) => session.metadata?.kind === 'premium')
+        if (open) return { session: open, reused: true }
+
+        const session = await this.checkout.start(user, { kind: 'premium' })
+        return { session, reused: false }
+      })
+    if (!acquired) {
+      throw new SubscriptionConflictException(
+        'Another Premium checkout is being started for your account; try again in a moment.'
+      )
+    }
+    return result
+  }
+
+  /** Cancels at the end of the paid period: Premium stays until then. */
+  async cancel(user: User) {
+    const row = await this.requireLive(user)
+    if (row.cancelAtPeriodEnd) return this.current(user)
+    const updated = await this.call(() =>
+      this.gateway.client.subscriptions.update(
+        row.stripeSubscriptionId,
+        { cancel_at_period_end: true },
+        { idempotencyKey: this.key(row, 'cancel_at_period_end') }
+      )
+    )
+    await this.applyOwn(updated, row)
+    return this.current(user)
+  }
+
+  /** Undoes a cancel at period end, while the period has not ended. */
+  async resume(user: User) {
+    const row = await this.requireLive(user)
+    if (!row.cancelAtPeriodEnd) {
+      throw new SubscriptionConflictException(
+        'Your Premium subscription is not set to cancel, so there is nothing to resume.'
+      )
+    }
+    const updated = await this.call(() =>
+      this.gateway.client.subscriptions.update(
+        row.stripeSubscriptionId,
+        { cancel_at_period_end: false },
+        { idempotencyKey: this.key(row, 'resume') }
+      )
+    )
+    await this.applyOwn(updated, row)
+    return this.current(user)
+  }
+
+  /** Cancels at once: Premium ends now (no refund of the running period). */
+  async cancelNow(user: User) {
+    const row = await this.requireLive(user)
+    const canceled = await this.call(() =>
+      this.gateway.client.subscriptions.cancel(
+        row.stripeSubscriptionId,
+        {},
+        { idempotencyKey: `studio:subscription:${row.id}:cancel_now` }
+      )
+    )
+    await this.applyOwn(canceled, row)
+    return this.current(user)
+  }
+
+  /**
+   * A Stripe customer portal session (payment method, invoices, cancel or
+   * renew); it returns to the billing page. Changes made there come back by
+   * webhook. Not keyed: every visit needs a fresh, short-lived URL.
+   */
+  async portalUrl(user: User): Promise<string> {
+    const customer = await this.customers.ensureCustomer(user)
+    const session = await this.call(() =>
+      this.gateway.client.billingPortal.sessions.create({
+        customer,
+        return_url: new URL('/billing', appUrl).toString(),
+      })
+    )
+    return session.url
+  }
+
+  /** Retrieves the subscription from Stripe (webhook handlers apply the current state, not the event's). */
+  async retrieve(id: string): Promise<Stripe.Subscription | null> {
+    try {
+      return await this.gateway.client.subscriptions.retrieve(id)
+    } catch (error) {
+      if (StripeGateway.isUnavailable(error)) throw StripeUnavailableException.fromError(error)
+      if (error instanceof Error && 'statusCode' in error && error.statusCode === 404) return null
+      throw error
+    }
+  }
+
+  /** Applies a state Stripe just answered with to one of our calls (not newer than what we hold: no bump). */
+  protected async applyOwn(subscription: Stripe.Subscription, row: Subscription) {
+    await db.transaction(async (trx) => {
+      const current = await Subscription.query({ client: trx }).where('id', row.id).firstOrFail()
+      await this.apply(subscription, {
+        trx,
+        eventCreated: current.stripeUpdatedAt,
+        userId: row.userId,
+      })
+    })
+  }
+
+  /**
+   * Before inserting a new live subscription: another live row of the user
+   * is probably stale (its end has not reached us yet), so refresh it from
+   * Stripe. If Stripe still has it live, the user pays twice: stop, so the
+   * event fails and stays for replay after an operator looks at it.
+   */
+  protected async settleOtherLiveSubscription(
+    owner: User,
+    incoming: Stripe.Subscription,
+    trx: TransactionClientContract
+  ) {
+    const other = await this.liveSubscription(owner, trx)
+    if (!other || other.stripeSubscriptionId === incoming.id) return
+    const fresh = await this.retrieve(other.stripeSubscriptionId)
+    if (fresh && isTerminal(fresh.status)) {
+      other.merge({
+        status: knownStatus(fresh.status),
+        canceledAt: fromStripeTime(fresh.canceled_at),
+        endedAt: fromStripeTime(fresh.ended_at),
+        pastDueSince: null,
+      })
+    } else if (!fresh || other.status === 'incomplete') {
+      other.merge({ status: 'incomplete_expired', pastDueSince: null })
+    } else {
+      throw new Error(
+        `User ${owner.id} has two live Premium subscriptions (${other.stripeSubscriptionId} and ${incoming.id}); cancel one in Stripe, then replay this event`
+      )
+    }
+    other.useTransaction(trx)
+    await other.save()
+  }
+
+  protected async resolveUserId(
+    subscription: Stripe.Subscription,
+    customerId: string,
+    options: ApplyOptions
+  ): Promise<number | null> {
+    if (options.userId) return options.userId
+    const fromMetadata = Number(subscription.metadata?.user_id)
+    if (Number.isSafeInteger(fromMetadata) && fromMetadata > 0) return fromMetadata
+    const byCustomer = await User.query({ client: options.trx })
+      .where('stripe_customer_id', customerId)
+      .first()
+    return byCustomer?.id ?? null
+  }
+
+  protected async requireLive(user: User) {
+    const row = await this.liveSubscription(user)
+    if (!row || row.status === 'incomplete') {
+      throw new SubscriptionConflictException('You have no Premium subscription to change.')
+    }
+    return row
+  }
+
+  /** Idempotency key from our row, the action and the row's version (a later repeat is a new request). */
+  protected key(row: Subscription, action: string) {
+    return `studio:subscription:${row.id}:${action}:${row.updatedAt.toMillis()}`
+  }
+
+  protected alreadySubscribed(status: string) {
+    return new SubscriptionConflictException(
+      status === 'past_due'
+        ? 'Your Premium subscription has a failed payment: update your payment method in the billing portal instead of subscribing again.'
+        : 'You already have Premium. Manage it from the billing page (cancel, resume, portal).'
+    )
+  }
+
+  /** Runs a Stripe call; unreachable Stripe becomes StripeUnavailableException (nothing changed here). */
+  protected async call<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn()
+    } catch (error) {
+      if (StripeGateway.isUnavailable(error)) throw StripeUnavailableException.fromError(error)
+      throw error
+    }
+  }
+}
