@@ -26,6 +26,16 @@ function wholeNumber(fallback: number, unit?: string) {
 const cents = (fallback: number) => wholeNumber(fallback, 'cents')
 const count = (fallback: number) => wholeNumber(fallback)
 
+/** Seconds, at least 1: for the webhook tolerance, 0 would switch the SDK's age check off. */
+function positiveSeconds(fallback: number) {
+  const parse = wholeNumber(fallback, 'seconds')
+  return (key: string, value?: string) => {
+    const seconds = parse(key, value)
+    if (seconds < 1) throw new Error(`${key} must be at least 1 second (got "${value}")`)
+    return seconds
+  }
+}
+
 /** A fraction between 0 and 1 with at most 4 decimals, kept as basis points. */
 function shareBps(fallback: number) {
   return (key: string, value?: string) => {
@@ -99,7 +109,7 @@ const env = await Env.create(new URL('../', import.meta.url), {
   STRIPE_SECRET_KEY: Env.schema.secret(),
   STRIPE_PUBLISHABLE_KEY: Env.schema.string.optional(),
   STRIPE_WEBHOOK_SECRET: Env.schema.secret.optional(),
-  STRIPE_WEBHOOK_TOLERANCE: count(300),
+  STRIPE_WEBHOOK_TOLERANCE: positiveSeconds(300),
   STRIPE_API_BASE: httpUrl({ optional: true }),
   STRIPE_MAX_NETWORK_RETRIES: count(2),
   STRIPE_TIMEOUT_MS: count(20000),

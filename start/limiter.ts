@@ -37,3 +37,17 @@ export const purchaseThrottle = limiter.define('purchase', (ctx) => {
         .setMessage('Too many purchases started. Please wait a minute and try again.')
     })
 })
+
+/** Cancel, resume and portal: each calls Stripe, so a user cannot hammer them either. */
+export const billingActionThrottle = limiter.define('billing_action', (ctx) => {
+  const user = ctx.auth.user
+  return limiter
+    .allowRequests(rateLimits.purchase.requests)
+    .every(rateLimits.purchase.window)
+    .usingKey(`billing_action:${user ? `user:${user.id}` : `ip:${ctx.request.ip()}`}`)
+    .limitExceeded((error) => {
+      error
+        .setStatus(429)
+        .setMessage('Too many billing changes. Please wait a minute and try again.')
+    })
+})

@@ -10,7 +10,7 @@
 
 import router from '@adonisjs/core/services/router'
 import { middleware } from '#start/kernel'
-import { authThrottle, purchaseThrottle } from '#start/limiter'
+import { authThrottle, billingActionThrottle, purchaseThrottle } from '#start/limiter'
 
 const NewAccountController = () => import('#controllers/new_account_controller')
 const SessionController = () => import('#controllers/session_controller')
@@ -75,10 +75,22 @@ router
       .post('billing/subscribe', [SubscriptionsController, 'subscribe'])
       .as('billing.subscribe')
       .use(purchaseThrottle)
-    router.post('billing/cancel', [SubscriptionsController, 'cancel']).as('billing.cancel')
-    router.post('billing/resume', [SubscriptionsController, 'resume']).as('billing.resume')
-    router.get('billing/portal', [SubscriptionsController, 'portal']).as('billing.portal')
-    router.post('billing/checkout', [BillingController, 'start']).as('billing.checkout')
+    router
+      .post('billing/cancel', [SubscriptionsController, 'cancel'])
+      .as('billing.cancel')
+      .use(billingActionThrottle)
+    router
+      .post('billing/resume', [SubscriptionsController, 'resume'])
+      .as('billing.resume')
+      .use(billingActionThrottle)
+    router
+      .get('billing/portal', [SubscriptionsController, 'portal'])
+      .as('billing.portal')
+      .use(billingActionThrottle)
+    router
+      .post('billing/checkout', [BillingController, 'start'])
+      .as('billing.checkout')
+      .use(purchaseThrottle)
     router.get('billing/checkout/success', [BillingController, 'success']).as('billing.success')
   })
   .use(middleware.auth())
@@ -103,7 +115,10 @@ router
       .as('projects.destroy')
       .where('id', router.matchers.number())
 
-    router.post('billing/checkout', [BillingController, 'start']).as('billing.checkout')
+    router
+      .post('billing/checkout', [BillingController, 'start'])
+      .as('billing.checkout')
+      .use(purchaseThrottle)
 
     router.get('billing/config', [SubscriptionsController, 'config']).as('billing.config')
     router.get('billing/subscription', [SubscriptionsController, 'show']).as('billing.subscription')
@@ -111,9 +126,18 @@ router
       .post('billing/subscribe', [SubscriptionsController, 'subscribe'])
       .as('billing.subscribe')
       .use(purchaseThrottle)
-    router.post('billing/cancel', [SubscriptionsController, 'cancel']).as('billing.cancel')
-    router.post('billing/resume', [SubscriptionsController, 'resume']).as('billing.resume')
-    router.get('billing/portal', [SubscriptionsController, 'portal']).as('billing.portal')
+    router
+      .post('billing/cancel', [SubscriptionsController, 'cancel'])
+      .as('billing.cancel')
+      .use(billingActionThrottle)
+    router
+      .post('billing/resume', [SubscriptionsController, 'resume'])
+      .as('billing.resume')
+      .use(billingActionThrottle)
+    router
+      .get('billing/portal', [SubscriptionsController, 'portal'])
+      .as('billing.portal')
+      .use(billingActionThrottle)
 
     router
       .get('projects/deployment/limits', [DeploymentsController, 'limits'])

@@ -8,6 +8,8 @@ import app from '@adonisjs/core/services/app'
 import { Exception } from '@adonisjs/core/exceptions'
 import CreditService from '#services/credit_service'
 import StripeGateway from '#services/stripe_gateway'
+import PlanLimits from '#services/plan_limits'
+import DeploymentService from '#services/deployment_service'
 
 /**
  * A refund or dispute of a Checkout payment of ours whose purchase is not
@@ -125,6 +127,15 @@ export default class PurchaseRefundService {
       locked.status = 'refunded'
       locked.refundedAt = input.at
       await locked.useTransaction(trx).save()
+      // One slot fewer: deployments over the new limit stop, newest first, with the reason.
+      const owner = await User.query({ client: trx }).where('id', slot.userId).firstOrFail()
+      const limit = await PlanLimits.deployLimit(owner, trx)
+      const deployments = await app.container.make(DeploymentService)
+      await deployments.stopExtraDeployments(
+        owner,
+        trx,
+        DeploymentService.downgradeReason('your deploy slot was refunded', limit)
+      )
       return { purchase: 'deploy_slot', refunded: true }
     }
 
@@ -184,30 +195,5 @@ export default class PurchaseRefundService {
         `Payment ${paymentIntentId} (${kind}) has no purchase recorded yet: retry once its checkout.session.completed is processed`
       )
     }
-  }
-
-  /**
-   * payment_intent.succeeded: fulfilment stays with the Checkout Session; this
-   * only notes the intent on a pending credit purchase of the same user that
-   * has none yet (matched through the intent's metadata). Returns whether a
-   * row changed.
-   */
-  async paymentSucceeded(intent: Stripe.PaymentIntent, trx: TransactionClientContract) {
-    const matched = await CreditPurchase.query({ client: trx })
-      .where('stripe_payment_intent_id', intent.id)
-      .first()
-    if (matched) return false
-    const userId = Number(intent.metadata?.user_id)
-    if (intent.metadata?.kind !== 'credits' || !Number.isSafeInteger(userId)) return false
-    await User.query({ client: trx }).where('id', userId).forUpdate().first()
-    const pending = await CreditPurchase.query({ client: trx })
-      .where('user_id', userId)
-      .where('status', 'pending')
-      .whereNull('stripe_payment_intent_id')
-      .where('amount_cents', intent.amount)
-    if (pending.length !== 1) return false
-    pending[0].stripePaymentIntentId = intent.id
-    await pending[0].useTransaction(trx).save()
-    return true
   }
 }

@@ -479,13 +479,16 @@ export default class SubscriptionService {
     }
   }
 
-  /** Applies a state Stripe just answered with to one of our calls (not newer than what we hold: no bump). */
+  /**
+   * Applies a state Stripe just answered with to one of our calls, stamped with
+   * what the row held BEFORE the call: if a webhook applied a newer state in the
+   * meantime, the guard refuses this one instead of moving the row backwards.
+   */
   protected async applyOwn(subscription: Stripe.Subscription, row: Subscription) {
     await db.transaction(async (trx) => {
-      const current = await Subscription.query({ client: trx }).where('id', row.id).firstOrFail()
       await this.apply(subscription, {
         trx,
-        eventCreated: current.stripeUpdatedAt,
+        eventCreated: row.stripeUpdatedAt,
         userId: row.userId,
       })
     })

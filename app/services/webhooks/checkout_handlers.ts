@@ -27,10 +27,13 @@ const asyncPaymentFailed: WebhookHandler = async ({ event, trx }) => {
   await checkout.markFailed(session, { trx })
 }
 
-/** Fulfilment stays with the session; at most the intent id is noted on a pending purchase. */
-const paymentIntentSucceeded: WebhookHandler = async ({ event, trx }) => {
-  await new PurchaseRefundService().paymentSucceeded(event.data.object as Stripe.PaymentIntent, trx)
-}
+/**
+ * Handled on purpose, and changes nothing: fulfilment belongs to the Checkout
+ * Session, whose completion carries the intent id that fulfil records. Matching
+ * a pending purchase by user and amount could pin one session's payment on
+ * another purchase.
+ */
+const paymentIntentSucceeded: WebhookHandler = async () => {}
 
 const chargeRefunded: WebhookHandler = async ({ event, trx }) => {
   const charge = event.data.object as Stripe.Charge

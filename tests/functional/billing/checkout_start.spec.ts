@@ -3,6 +3,7 @@ import testUtils from '@adonisjs/core/services/test_utils'
 import { UserFactory } from '#database/factories/user_factory'
 import billingConfig from '#config/billing'
 import { appUrl } from '#config/app'
+import rateLimits from '#config/rate_limits'
 import { flashed, flashedFieldErrors } from '#tests/support/http'
 import { stripeClient, stripeSandbox } from '#tests/support/stripe'
 
@@ -184,5 +185,26 @@ test.group('Billing: starting a checkout', (group) => {
     }
     const relisted = await stripeClient().checkout.sessions.list({ limit: 100 })
     assert.equal(relisted.data.length, before)
+  })
+
+  test('starting checkouts is rate-limited per user, on the page and the API routes alike', async ({
+    client,
+    assert,
+  }) => {
+    const user = await UserFactory.create()
+    const statuses: number[] = []
+    for (let n = 0; n < rateLimits.purchase.requests + 1; n++) {
+      const response = await client
+        .post(n % 2 === 0 ? '/api/billing/checkout' : '/api/billing/credits/purchase')
+        .json(n % 2 === 0 ? { kind: 'deploy_slot' } : { package: 'small' })
+        .loginAs(user)
+        .withCsrfToken()
+      statuses.push(response.status())
+    }
+    assert.deepEqual(
+      statuses.slice(0, -1),
+      statuses.slice(0, -1).map(() => 201)
+    )
+    assert.equal(statuses.at(-1), 429)
   })
 })

@@ -46,6 +46,12 @@ type InvalidCase = { title: string; env: NodeJS.ProcessEnv; variable: string; me
 
 const INVALID: InvalidCase[] = [
   {
+    title: 'STRIPE_WEBHOOK_TOLERANCE of 0 (it would switch the signature age check off)',
+    env: { STRIPE_WEBHOOK_TOLERANCE: '0' },
+    variable: 'STRIPE_WEBHOOK_TOLERANCE',
+    message: 'STRIPE_WEBHOOK_TOLERANCE must be at least 1 second (got "0")',
+  },
+  {
     title: 'PREMIUM_PAST_DUE_GRACE_DAYS not a whole number',
     env: { PREMIUM_PAST_DUE_GRACE_DAYS: '1.5' },
     variable: 'PREMIUM_PAST_DUE_GRACE_DAYS',

@@ -4,6 +4,8 @@ import billingConfig from '#config/billing'
 import CreditService from '#services/credit_service'
 import PlanLimits from '#services/plan_limits'
 import User from '#models/user'
+import Project from '#models/project'
+import { DateTime } from 'luxon'
 import { stripeClient, stripeSandbox } from '#tests/support/stripe'
 import { createDispute } from '../../../sandbox/stripe/resources/disputes.js'
 import {
@@ -175,10 +177,29 @@ test.group('Credits: refunds, disputes and deploy slots', (group) => {
     assert.equal(Number(slots[0].amount_cents), billingConfig.deploySlot.priceCents)
     assert.equal(await PlanLimits.deployLimit(user), base + 1)
 
+    // Use the slot: base + 1 projects deployed, the newest one last.
+    const deployedAt = DateTime.utc().minus({ hours: 1 })
+    const projects = await Project.createMany(
+      Array.from({ length: base + 1 }, (_, n) => ({
+        userId: user.id,
+        name: `Slot app ${n}`,
+        slug: `slot-app-${n}`,
+        isDeployed: true,
+        deployedAt: deployedAt.plus({ minutes: n }),
+      }))
+    )
+
     await refund(await paymentIntentOf(id))
     const [after] = await db.from('deploy_slot_purchases').where('user_id', user.id)
     assert.equal(after.status, 'refunded')
     assert.equal(await PlanLimits.deployLimit(user), base)
+    // The slot's deployment stops (the newest), with the reason; nothing is deleted.
+    const newest = await Project.findOrFail(projects[projects.length - 1].id)
+    assert.isFalse(newest.isDeployed)
+    assert.include(newest.stoppedReason ?? '', 'deploy slot was refunded')
+    const stillDeployed = await Project.query().where('user_id', user.id).where('is_deployed', true)
+    assert.lengthOf(stillDeployed, base)
+    assert.lengthOf(await Project.query().where('user_id', user.id), base + 1)
     // No credits moved for a slot.
     assert.lengthOf(await ledger(user), 0)
   })
