@@ -1,4 +1,5 @@
-import { randomUUID } from 'node:crypto'
+import { createHash } from 'node:crypto'
+import { DateTime } from 'luxon'
 import db from '@adonisjs/lucid/services/db'
 import type { TransactionClientContract } from '@adonisjs/lucid/types/database'
 import User from '#models/user'
@@ -63,7 +64,19 @@ export default class CreditService {
     const existing = await CreditLedgerEntry.query({ client: trx })
       .where('idempotency_key', options.idempotencyKey)
       .first()
-    if (existing) return { entry: existing, created: false }
+    if (existing) {
+      // A key names one entry: reused for another user, amount or kind it is a mistake, not a replay.
+      if (
+        existing.userId !== userId ||
+        existing.amountCents !== amountCents ||
+        existing.kind !== kind
+      ) {
+        throw new Error(
+          `The idempotency key "${options.idempotencyKey}" was already used for a different ledger entry (#${existing.id}); use another key`
+        )
+      }
+      return { entry: existing, created: false }
+    }
 
     const balanceAfter = user.creditsBalanceCents + amountCents
     if (balanceAfter < 0) {
@@ -127,7 +140,13 @@ export default class CreditService {
       input.debit ? -input.amountCents : input.amountCents,
       input.debit ? 'operator_debit' : 'operator_grant',
       {
-        idempotencyKey: input.idempotencyKey ?? `operator:${randomUUID()}`,
+        // Without an explicit key, the same operator giving the same user the same
+        // amount for the same reason on the same (UTC) day is one adjustment: a rerun
+        // after a crash or timeout cannot apply it twice. A second, deliberate one
+        // the same day passes its own --key.
+        idempotencyKey:
+          input.idempotencyKey ??
+          `operator:${user.id}:${input.debit ? 'debit' : 'grant'}:${input.amountCents}:${DateTime.utc().toISODate()}:${createHash('sha256').update(`${operator}\n${reason}`).digest('hex').slice(0, 16)}`,
         description: reason,
         createdBy: `operator:${operator}`,
       }

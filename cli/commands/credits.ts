@@ -117,7 +117,10 @@ Examples:
     .requiredOption('--reason <text>', 'why (kept in the ledger)')
     .option('--debit', 'take the credits away instead (refused if the balance is too low)')
     .option('--operator <name>', 'who is doing it (default: $USER)')
-    .option('--key <idempotency-key>', 'make a retry safe: the same key never applies twice')
+    .option(
+      '--key <idempotency-key>',
+      'names this adjustment (default: user, amount, reason, operator and UTC day, so a rerun applies once; pass a new key for a deliberate second one the same day)'
+    )
     .option('--json', 'print JSON instead of text')
     .addHelpText(
       'after',
@@ -126,7 +129,7 @@ Examples:
   npm run cli -- credits:grant 42 500 --reason "Support ticket #123"
   npm run cli -- credits:grant ada@example.com 200 --debit --reason "Duplicate grant"
 
-Exit codes: 0 recorded (or already recorded with --key), 1 failed (e.g. not enough credits), 2 bad usage.`
+Exit codes: 0 recorded (or already recorded: a rerun), 1 failed (e.g. not enough credits), 2 bad usage.`
     )
     .action(
       async (

@@ -212,6 +212,18 @@ test.group('Credits: CLI', (group) => {
     ])
     assert.equal(granted.code, 0, granted.stderr)
     assert.match(granted.stdout, /Granted \$7\.50 .* balance now \$7\.50/)
+    // A rerun of the same command (crash, timeout, cron overlap) applies once.
+    const rerun = await cli([
+      'credits:grant',
+      user.email,
+      '750',
+      '--reason',
+      'Support ticket #123',
+      '--operator',
+      'alice',
+    ])
+    assert.equal(rerun.code, 0, rerun.stderr)
+    await assertBalance(assert, user, 750)
 
     const debited = await cli([
       'credits:grant',
