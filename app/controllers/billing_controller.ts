@@ -6,6 +6,7 @@ import CheckoutMismatchException from '#exceptions/checkout_mismatch_exception'
 import StripeUnavailableException from '#exceptions/stripe_unavailable_exception'
 import PlanLimits from '#services/plan_limits'
 import SubscriptionService from '#services/subscription_service'
+import BillingOverviewService from '#services/billing_overview_service'
 import { checkoutValidator } from '#validators/billing'
 import { wantsJson } from '#support/negotiation'
 
@@ -18,14 +19,27 @@ import { wantsJson } from '#support/negotiation'
 export default class BillingController {
   constructor(
     protected checkout: CheckoutService,
-    protected subscriptions: SubscriptionService
+    protected subscriptions: SubscriptionService,
+    protected overview: BillingOverviewService
   ) {}
 
+  /** The billing dashboard: subscription, credits, deploy slots, recent transactions, offers. */
   async show(ctx: HttpContext) {
     const user = ctx.auth.getUserOrFail()
+    // The transactions pager: a bad or missing ?page= shows the first page.
+    const page = Math.min(
+      Math.max(Number.parseInt(String(ctx.request.input('page', '1')), 10) || 1, 1),
+      100_000
+    )
+    const overview = await this.overview.forUser(user, { page })
     return ctx.inertia.render('billing/show', {
       plan: user.plan,
       limits: PlanLimits.forUser(user),
+      subscription: overview.subscription,
+      pastDueGraceDays: billingConfig.premium.pastDueGraceDays,
+      creditsBalanceCents: overview.creditsBalanceCents,
+      usage: overview.usage,
+      transactions: overview.transactions,
       currency: billingConfig.currency,
       offers: {
         premium: {

@@ -2,7 +2,9 @@ import { inject } from '@adonisjs/core'
 import type { HttpContext } from '@adonisjs/core/http'
 import Project from '#models/project'
 import ProjectPolicy from '#policies/project_policy'
-import PlanLimits from '#services/plan_limits'
+import billingConfig from '#config/billing'
+import type { LimitHit } from '#exceptions/limit_exceeded_exception'
+import DeploymentService from '#services/deployment_service'
 import ProjectService from '#services/project_service'
 import ProjectTransformer from '#transformers/project_transformer'
 import { projectValidator } from '#validators/project'
@@ -14,7 +16,10 @@ import { wantsJson } from '#support/negotiation'
  */
 @inject()
 export default class ProjectsController {
-  constructor(protected projects: ProjectService) {}
+  constructor(
+    protected projects: ProjectService,
+    protected deployments: DeploymentService
+  ) {}
 
   /** Loads a project the current user may act on; others' projects are a 404. */
   protected async authorized(ctx: HttpContext, action: 'view' | 'update' | 'delete') {
@@ -28,9 +33,26 @@ export default class ProjectsController {
     const user = ctx.auth.getUserOrFail()
     const projects = ProjectTransformer.transform(await this.projects.list(user))
     if (wantsJson(ctx)) return ctx.serialize(projects)
+    const limits = await this.deployments.limits(user)
+    // Set by LimitExceededException for pages: which limit the last action hit.
+    const limitHit: LimitHit | undefined = ctx.session.flashMessages.get('limit')
     return ctx.inertia.render('projects/index', {
       projects,
-      limits: { projects: PlanLimits.forUser(user).projects, plan: user.plan },
+      limits: {
+        plan: limits.plan,
+        projects: { ...limits.projects },
+        deploys: { ...limits.deploys },
+        slots: limits.slots.active,
+      },
+      premium: {
+        projects: billingConfig.limits.premium.projects,
+        deploys: billingConfig.limits.premium.deploys,
+        priceCents: billingConfig.premium.priceCents,
+        interval: billingConfig.premium.interval,
+      },
+      deploySlot: { priceCents: billingConfig.deploySlot.priceCents },
+      currency: billingConfig.currency,
+      limitHit: limitHit ?? null,
     })
   }
 

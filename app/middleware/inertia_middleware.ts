@@ -1,10 +1,11 @@
 import type { HttpContext } from '@adonisjs/core/http'
 import type { NextFn } from '@adonisjs/core/types/http'
 import UserTransformer from '#transformers/user_transformer'
+import BillingOverviewService from '#services/billing_overview_service'
 import BaseInertiaMiddleware from '@adonisjs/inertia/inertia_middleware'
 
 export default class InertiaMiddleware extends BaseInertiaMiddleware {
-  share(ctx: HttpContext) {
+  async share(ctx: HttpContext) {
     // A page can render before the session or auth middleware ran (a 404, say).
     const { session, auth } = ctx as Partial<HttpContext>
 
@@ -20,6 +21,10 @@ export default class InertiaMiddleware extends BaseInertiaMiddleware {
       errors: ctx.inertia.always(this.getValidationErrors(ctx)),
       flash: ctx.inertia.always({ error: error ?? null, success: success ?? null }),
       user: ctx.inertia.always(auth?.user ? UserTransformer.transform(auth.user) : null),
+      // The navigation's plan badge (Premium / Free / Past due): one query, signed-in pages only.
+      planBadge: ctx.inertia.always(
+        auth?.user ? await BillingOverviewService.badge(auth.user) : null
+      ),
     }
   }
 

@@ -481,14 +481,17 @@ export default class SubscriptionService {
 
   /**
    * Applies a state Stripe just answered with to one of our calls, stamped with
-   * what the row held BEFORE the call: if a webhook applied a newer state in the
-   * meantime, the guard refuses this one instead of moving the row backwards.
+   * what the row holds now (no bump), so the webhook of this very change still
+   * applies when it arrives. Known gap: a webhook of a change made in Stripe
+   * after our call, processed before this line, would be overwritten until the
+   * next event; stamping our own answers safely needs Stripe's own time.
    */
   protected async applyOwn(subscription: Stripe.Subscription, row: Subscription) {
     await db.transaction(async (trx) => {
+      const current = await Subscription.query({ client: trx }).where('id', row.id).firstOrFail()
       await this.apply(subscription, {
         trx,
-        eventCreated: row.stripeUpdatedAt,
+        eventCreated: current.stripeUpdatedAt,
         userId: row.userId,
       })
     })

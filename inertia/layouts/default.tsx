@@ -1,13 +1,42 @@
 import type { ReactNode } from 'react'
 import { Form, Link, usePage } from '@inertiajs/react'
 import Flash from '~/components/flash.js'
-import { formatCents } from '~/lib/format.js'
+import { formatCents, formatDate } from '~/lib/format.js'
 import type { SharedProps } from '~/types.js'
+
+const BADGES = {
+  premium: { label: 'Premium', className: 'badge-premium' },
+  free: { label: 'Free', className: 'badge-free' },
+  past_due: { label: 'Past due', className: 'badge-past-due' },
+} as const
+
+/** The plan badge: Premium, Free or Past due (a renewal payment is owed); links to billing. */
+function PlanBadge({ badge, plan }: { badge: SharedProps['planBadge']; plan: 'free' | 'premium' }) {
+  const status = badge?.status ?? plan
+  const { label, className } = BADGES[status]
+  const title =
+    status === 'past_due'
+      ? 'A renewal payment failed: update your card on the billing page'
+      : badge?.cancelsAt
+        ? `Premium cancels on ${formatDate(badge.cancelsAt)}`
+        : `${label} plan`
+  return (
+    <Link
+      href="/billing"
+      className={`badge ${className}`}
+      data-testid="plan-badge"
+      title={title}
+      aria-label={`Plan: ${label}${badge?.cancelsAt ? `, cancels on ${formatDate(badge.cancelsAt)}` : ''}`}
+    >
+      {label}
+    </Link>
+  )
+}
 
 /** The signed-in app frame: brand, navigation, account summary, flash. */
 export default function Layout({ children }: { children: ReactNode }) {
   const page = usePage<SharedProps>()
-  const { user } = page.props
+  const { user, planBadge } = page.props
   const url = page.url
   const nav = [
     { href: '/projects', label: 'Projects' },
@@ -41,7 +70,7 @@ export default function Layout({ children }: { children: ReactNode }) {
           <div className="account">
             {user ? (
               <>
-                <span className={`badge badge-${user.plan}`}>{user.plan === 'premium' ? 'Premium' : 'Free'}</span>
+                <PlanBadge badge={planBadge} plan={user.plan} />
                 <span className="credits" title="Prepaid credits">
                   {formatCents(user.creditsBalanceCents)} credits
                 </span>

@@ -42,6 +42,9 @@ test.group('Journey: buying through the hosted Checkout', () => {
     ]
     for (const purchase of purchases) {
       const page = await visit('/billing')
+      // Credit packs are offered in the dashboard's purchase modal.
+      if (purchase.kind === 'credits')
+        await page.getByRole('button', { name: 'Buy credits' }).click()
       await page.getByRole('button', { name: purchase.button }).click()
       await page.waitForURL(`${sandboxOrigin}/c/pay/**`)
       // A real-looking checkout: product, amount, email prefilled, a Pay button.

@@ -69,6 +69,11 @@ test.group('Journey: register, then manage a project on the free plan', () => {
       'Analytical Engine',
     ])
     assert.lengthOf(await Project.query().where('user_id', user.id), 1)
+    // The upgrade modal says which limit was hit; Close returns to the page.
+    const modal = page.getByRole('dialog', { name: 'Project limit reached' })
+    await page.assertTextContains(modal, 'Your Free plan allows 1 project')
+    await modal.getByRole('button', { name: 'Close' }).click()
+    await page.assertNotExists(page.getByRole('dialog'))
 
     // Delete, accepting the confirmation
     const dialogs: string[] = []

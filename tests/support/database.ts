@@ -14,7 +14,13 @@ export async function resetDatabase() {
   if (migrator.error) throw migrator.error
 }
 
-/** Empties the given tables (and what references them), restarting ids. */
+/**
+ * Empties the given tables (and what references them), restarting ids.
+ * Emptying `users` empties `rate_limits` too: user ids start again at 1, and
+ * the per-user throttles (keyed by user id) must not carry an earlier test's
+ * count over to a new user with the same id.
+ */
 export async function truncate(...tables: string[]) {
-  await db.rawQuery(`TRUNCATE ${tables.map((t) => `"${t}"`).join(', ')} RESTART IDENTITY CASCADE`)
+  const all = tables.includes('users') ? [...new Set([...tables, 'rate_limits'])] : tables
+  await db.rawQuery(`TRUNCATE ${all.map((t) => `"${t}"`).join(', ')} RESTART IDENTITY CASCADE`)
 }

@@ -1,7 +1,9 @@
-import { Head, Link } from '@inertiajs/react'
+import { useEffect, useState } from 'react'
+import { Head, Link, router } from '@inertiajs/react'
 import { formatCents } from '~/lib/format.js'
 
-interface Props {
+// A type alias, not an interface: page props must be plain JSON records.
+type Props = {
   /** What fulfil did for this session: granted now or before, still processing, or refused. */
   fulfilment: {
     status: 'fulfilled' | 'already' | 'pending' | 'failed' | 'refused' | 'unavailable'
@@ -17,6 +19,26 @@ interface Props {
   }
 }
 
+/** While the payment is processing the page asks again every 2 s, for about 30 s. */
+const REFRESH_EVERY_MS = 2000
+const MAX_REFRESHES = 15
+
+/**
+ * Reloads the page's props (Inertia partial visit, state kept) while
+ * `waiting`; returns whether it gave up, so the page can say so.
+ */
+function useAutoRefresh(waiting: boolean) {
+  const [refreshes, setRefreshes] = useState(0)
+  useEffect(() => {
+    if (!waiting || refreshes >= MAX_REFRESHES) return
+    const timer = setTimeout(() => {
+      router.reload({ onFinish: () => setRefreshes((count) => count + 1) })
+    }, REFRESH_EVERY_MS)
+    return () => clearTimeout(timer)
+  }, [waiting, refreshes])
+  return { refreshes, gaveUp: waiting && refreshes >= MAX_REFRESHES }
+}
+
 const LABELS: Record<string, string> = {
   premium: 'Premium',
   credits: 'Credit pack',
@@ -28,6 +50,12 @@ export default function CheckoutSuccess({ checkout, fulfilment }: Props) {
   const paid = checkout.status === 'complete' && checkout.paymentStatus !== 'unpaid'
   const what = (checkout.kind && LABELS[checkout.kind]) ?? 'Your purchase'
   const active = fulfilment.status === 'fulfilled' || fulfilment.status === 'already'
+  const processing =
+    checkout.status === 'complete' &&
+    !active &&
+    fulfilment.status !== 'refused' &&
+    fulfilment.status !== 'failed'
+  const { gaveUp } = useAutoRefresh(processing)
   if (fulfilment.status === 'refused' || fulfilment.status === 'failed') {
     return (
       <>
@@ -47,15 +75,32 @@ export default function CheckoutSuccess({ checkout, fulfilment }: Props) {
       </>
     )
   }
-  if (checkout.status === 'complete' && !active) {
+  if (processing) {
     return (
       <>
         <Head title="Processing payment" />
-        <section className="card narrow" aria-labelledby="thanks-title">
+        <section className="card narrow" aria-labelledby="thanks-title" aria-busy={!gaveUp}>
           <h1 id="thanks-title">Processing your payment</h1>
-          <p role="status">
-            {what} becomes active as soon as the payment is confirmed. Reload this page in a moment.
-          </p>
+          {gaveUp ? (
+            <p role="status">
+              The payment is taking longer than usual to confirm. {what} becomes active as soon as
+              it is confirmed: reload this page in a few minutes, or check the billing page.
+            </p>
+          ) : (
+            <p role="status">
+              <span className="spinner" aria-hidden="true" /> {what} becomes active as soon as the
+              payment is confirmed. This page updates by itself.
+            </p>
+          )}
+          {gaveUp ? (
+            <button
+              type="button"
+              className="button button-secondary"
+              onClick={() => router.reload()}
+            >
+              Check again
+            </button>
+          ) : null}
           <p className="muted">Reference: {checkout.id}</p>
           <Link href="/billing" className="button button-primary">
             Back to billing

@@ -1,11 +1,62 @@
-import { useState } from 'react'
+import { useEffect, useRef, useState, type ReactNode } from 'react'
 import { Form, Head, Link } from '@inertiajs/react'
 import type { Data } from '@generated/data.js'
-import { formatDate } from '~/lib/format.js'
+import { formatCents, formatDate } from '~/lib/format.js'
+
+type Plan = 'free' | 'premium'
+
+type Limits = {
+  plan: Plan
+  projects: { used: number; limit: number }
+  /** `limit` is the plan's deploys (`planLimit`) plus purchased slots. */
+  deploys: { used: number; limit: number; planLimit: number }
+  slots: number
+}
+
+/** Which limit the last action hit (flashed by LimitExceededException). */
+type LimitHit = {
+  /** New for every refusal. */
+  id: string
+  kind: 'projects' | 'deploys'
+  limit: number
+  plan: string
+  slots: number
+  message: string
+}
 
 type Props = {
   projects: Data.Project[]
-  limits: { projects: number; plan: string }
+  limits: Limits
+  premium: { projects: number; deploys: number; priceCents: number; interval: string }
+  deploySlot: { priceCents: number }
+  currency: string
+  limitHit: LimitHit | null
+}
+
+function plural(count: number, word: string) {
+  return `${count} ${word}${count === 1 ? '' : 's'}`
+}
+
+function formatDateTime(iso: string | null) {
+  if (!iso) return ''
+  return new Intl.DateTimeFormat('en-US', { dateStyle: 'medium', timeStyle: 'short' }).format(new Date(iso))
+}
+
+/** Deployed since …, Stopped (with the reason when one was recorded) or Not deployed. */
+function DeployState({ project }: { project: Data.Project }) {
+  if (project.isDeployed) {
+    return (
+      <p className="deploy-state small">
+        <span className="badge badge-live">Live</span> Deployed since {formatDateTime(project.deployedAt)}
+      </p>
+    )
+  }
+  return (
+    <p className="deploy-state small">
+      <span className="badge badge-stopped">{project.deployedAt ? 'Stopped' : 'Not deployed'}</span>
+      {project.stoppedReason ? <span className="deploy-reason"> {project.stoppedReason}</span> : null}
+    </p>
+  )
 }
 
 function ProjectRow({ project }: { project: Data.Project }) {
@@ -58,13 +109,28 @@ function ProjectRow({ project }: { project: Data.Project }) {
           <h3>{project.name}</h3>
           <p className="muted small">
             {project.slug} · created {formatDate(project.createdAt)}
-            {project.isDeployed ? <span className="badge badge-live">Live</span> : null}
           </p>
-          {project.stoppedReason ? <p className="notice small">{project.stoppedReason}</p> : null}
+          <DeployState project={project} />
         </div>
       )}
       {!editing ? (
         <div className="project-actions">
+          <Form
+            action={`/projects/${project.id}/deploy`}
+            method={project.isDeployed ? 'delete' : 'post'}
+            options={{ preserveScroll: true }}
+          >
+            {({ processing }) => (
+              <button
+                type="submit"
+                className={`button button-small ${project.isDeployed ? 'button-secondary' : 'button-primary'}`}
+                disabled={processing}
+              >
+                {project.isDeployed ? 'Undeploy' : 'Deploy'}
+                <span className="sr-only"> {project.name}</span>
+              </button>
+            )}
+          </Form>
           <button type="button" className="button button-ghost button-small" onClick={() => setEditing(true)}>
             Rename<span className="sr-only"> {project.name}</span>
           </button>
@@ -84,9 +150,144 @@ function ProjectRow({ project }: { project: Data.Project }) {
   )
 }
 
-export default function ProjectsIndex({ projects, limits }: Props) {
-  const atLimit = projects.length >= limits.projects
-  const used = Math.min(100, Math.round((projects.length / Math.max(1, limits.projects)) * 100))
+/** A labelled usage meter (projects, deployments). */
+function Meter(props: { label: string; used: number; limit: number; unit: string; children?: ReactNode }) {
+  const { used, limit } = props
+  const width = Math.min(100, Math.round((used / Math.max(1, limit)) * 100))
+  return (
+    <div
+      className="usage-meter"
+      role="meter"
+      aria-label={props.label}
+      aria-valuenow={used}
+      aria-valuemin={0}
+      aria-valuemax={limit}
+      aria-valuetext={`${used} of ${limit} ${props.unit} used`}
+    >
+      <div className="usage-meter-label">
+        <span>
+          {used} / {limit} {props.unit}
+        </span>
+        {props.children}
+      </div>
+      <div className="usage-meter-bar">
+        <div className={used >= limit ? 'usage-meter-fill full' : 'usage-meter-fill'} style={{ width: `${width}%` }} />
+      </div>
+    </div>
+  )
+}
+
+/** From 80% of the project limit: how many are used, and what happens over the limit. */
+function ProjectLimitBanner({ limits, premium }: Pick<Props, 'limits' | 'premium'>) {
+  const { used, limit } = limits.projects
+  if (used < limit * 0.8) return null
+  const isFree = limits.plan === 'free'
+  const upsell = isFree ? ` Premium gives you ${premium.projects}.` : ''
+
+  let text: string
+  if (used > limit) {
+    text = `You are over your plan's limit: ${plural(used, 'project')} on a plan that allows ${limit}. Your projects stay readable, but new projects need ${isFree ? 'Premium' : 'fewer projects: delete some to get under the limit'}.`
+  } else if (used === limit) {
+    text = `You have used all ${plural(limit, 'project')} of your plan. ${isFree ? `Premium gives you ${premium.projects}.` : 'Delete one to start another.'}`
+  } else {
+    text = `You have used ${used} of ${plural(limit, 'project')}.${upsell}`
+  }
+  return (
+    <div className={used > limit ? 'notice limit-banner over' : 'notice limit-banner'} data-testid="project-limit-banner">
+      <span>{text}</span>
+      {isFree ? (
+        <Link href="/plans" className="limit-banner-link">
+          Compare plans
+        </Link>
+      ) : null}
+    </div>
+  )
+}
+
+/** Starts a Checkout (the server answers with Stripe's page). */
+function CheckoutButton(props: { kind: 'premium' | 'deploy_slot'; label: string; primary?: boolean }) {
+  return (
+    <Form action="/billing/checkout" method="post">
+      {({ processing }) => (
+        <>
+          <input type="hidden" name="kind" value={props.kind} />
+          <button
+            type="submit"
+            className={`button ${props.primary ? 'button-primary' : 'button-secondary'}`}
+            disabled={processing}
+            autoFocus={props.primary}
+          >
+            {processing ? 'Opening checkout…' : props.label}
+          </button>
+        </>
+      )}
+    </Form>
+  )
+}
+
+/** Shown when the last action hit a limit: which one, why, and the ways past it. */
+function UpgradeModal(
+  props: Pick<Props, 'premium' | 'deploySlot' | 'currency' | 'limits'> & { hit: LimitHit; onClose: () => void }
+) {
+  const { hit, premium, deploySlot, currency, limits, onClose } = props
+  const dialog = useRef<HTMLDialogElement>(null)
+
+  useEffect(() => {
+    const element = dialog.current
+    if (element && !element.open) element.showModal()
+  }, [])
+
+  const isFree = limits.plan === 'free'
+  const deploys = hit.kind === 'deploys'
+  const title = deploys ? 'Deploy limit reached' : 'Project limit reached'
+  const planName = hit.plan === 'premium' ? 'Premium' : 'Free'
+  const why = deploys
+    ? `Your ${planName} plan runs ${plural(hit.limit, 'deployment')} at a time${hit.slots > 0 ? `, including ${plural(hit.slots, 'purchased slot')}` : ''}, and all of them are in use.`
+    : `Your ${planName} plan allows ${plural(hit.limit, 'project')}, and you have used them all.`
+
+  return (
+    <dialog
+      ref={dialog}
+      className="modal"
+      aria-labelledby="limit-modal-title"
+      aria-describedby="limit-modal-why"
+      onClose={onClose}
+    >
+      <h2 id="limit-modal-title">{title}</h2>
+      <div id="limit-modal-why">
+        <p>{why}</p>
+        {deploys ? (
+          <p className="muted">
+            Undeploy a project to free a slot
+            {isFree ? `, upgrade to Premium (${plural(premium.deploys, 'deployment')})` : ''} or buy a deploy slot for{' '}
+            {formatCents(deploySlot.priceCents, currency)}, yours for good.
+          </p>
+        ) : (
+          <p className="muted">
+            {isFree
+              ? `Premium gives you ${plural(premium.projects, 'project')} and ${plural(premium.deploys, 'deployment')} for ${formatCents(premium.priceCents, currency)} a ${premium.interval}. Or delete a project to start another.`
+              : 'Delete a project to start another.'}
+          </p>
+        )}
+      </div>
+      <div className="modal-actions">
+        {isFree ? <CheckoutButton kind="premium" label="Upgrade to Premium" primary /> : null}
+        {deploys ? <CheckoutButton kind="deploy_slot" label="Buy a deploy slot" primary={!isFree} /> : null}
+        <button type="button" className="button button-ghost" onClick={onClose}>
+          Close
+        </button>
+      </div>
+    </dialog>
+  )
+}
+
+export default function ProjectsIndex({ projects, limits, premium, deploySlot, currency, limitHit }: Props) {
+  // Every refusal has a new id: a new hit opens the modal again, Close hides this one.
+  const [closedHitId, setClosedHitId] = useState<string | null>(null)
+  const showModal = limitHit !== null && limitHit.id !== closedHitId
+  const planBadge = (
+    <span className={`badge badge-${limits.plan}`}>{limits.plan === 'premium' ? 'Premium' : 'Free'}</span>
+  )
 
   return (
     <>
@@ -96,35 +297,20 @@ export default function ProjectsIndex({ projects, limits }: Props) {
           <h1>Projects</h1>
           <p className="muted">Apps you are building with Studio's AI agents.</p>
         </div>
-        <div
-          className="usage-meter"
-          role="meter"
-          aria-label="Projects used"
-          aria-valuenow={projects.length}
-          aria-valuemin={0}
-          aria-valuemax={limits.projects}
-          aria-valuetext={`${projects.length} of ${limits.projects} projects used`}
-        >
-          <div className="usage-meter-label">
-            <span>
-              {projects.length} / {limits.projects} projects
-            </span>
-            <span className={`badge badge-${limits.plan}`}>{limits.plan === 'premium' ? 'Premium' : 'Free'}</span>
-          </div>
-          <div className="usage-meter-bar">
-            <div className={atLimit ? 'usage-meter-fill full' : 'usage-meter-fill'} style={{ width: `${used}%` }} />
-          </div>
+        <div className="meters">
+          <Meter label="Projects used" used={limits.projects.used} limit={limits.projects.limit} unit="projects">
+            {planBadge}
+          </Meter>
+          <Meter label="Deployments used" used={limits.deploys.used} limit={limits.deploys.limit} unit="deploys">
+            {limits.slots > 0 ? <span>incl. {plural(limits.slots, 'slot')}</span> : null}
+          </Meter>
         </div>
       </div>
 
+      <ProjectLimitBanner limits={limits} premium={premium} />
+
       <section className="card" aria-labelledby="new-project-title">
         <h2 id="new-project-title">New project</h2>
-        {atLimit ? (
-          <p className="notice">
-            You have used all {limits.projects} project{limits.projects === 1 ? '' : 's'} of your plan.{' '}
-            {limits.plan === 'premium' ? 'Delete one to start another.' : 'Premium ($5/month) gives you 5.'}
-          </p>
-        ) : null}
         <Form action="/projects" method="post" className="inline-form" resetOnSuccess options={{ preserveScroll: true }}>
           {({ errors, processing }) => (
             <>
@@ -168,6 +354,17 @@ export default function ProjectsIndex({ projects, limits }: Props) {
       <p className="muted small center">
         Need to change your details? <Link href="/profile">Edit your profile</Link>
       </p>
+
+      {showModal ? (
+        <UpgradeModal
+          hit={limitHit}
+          onClose={() => setClosedHitId(limitHit.id)}
+          limits={limits}
+          premium={premium}
+          deploySlot={deploySlot}
+          currency={currency}
+        />
+      ) : null}
     </>
   )
 }

@@ -26,13 +26,19 @@ test.group('Projects', (group) => {
     page.assertInertiaComponent('projects/index')
     const props = page.inertiaProps as {
       projects: { name: string }[]
-      limits: { projects: number }
+      limits: {
+        projects: { used: number; limit: number }
+        deploys: { used: number; limit: number }
+      }
+      limitHit: unknown
     }
     assert.deepEqual(
       props.projects.map((p) => p.name),
       ['Alice app']
     )
-    assert.equal(props.limits.projects, 1)
+    assert.deepEqual(props.limits.projects, { used: 1, limit: 1 })
+    assert.deepEqual(props.limits.deploys, { used: 0, limit: 1, planLimit: 1 })
+    assert.isNull(props.limitHit)
   })
 
   test('creates, renames and deletes a project', async ({ client, assert }) => {
