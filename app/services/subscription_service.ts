@@ -2,6 +2,7 @@ import { inject } from '@adonisjs/core'
 import { DateTime } from 'luxon'
 import type Stripe from 'stripe'
 import db from '@adonisjs/lucid/services/db'
+import stripeConfig from '#config/stripe'
 import logger from '@adonisjs/core/services/logger'
 import locks from '@adonisjs/lock/services/main'
 import type { TransactionClientContract } from '@adonisjs/lucid/types/database'
@@ -80,6 +81,9 @@ function isTerminal(status: string) {
 
 /** Statuses that keep Premium without conditions. */
 const PREMIUM_STATUSES: readonly SubscriptionStatus[] = ['active', 'trialing']
+
+/** Four sequential Stripe calls at most, each up to timeout x (1 + retries), plus slack. */
+const SUBSCRIBE_LOCK_TTL = `${Math.ceil((4 * stripeConfig.timeoutMs * (1 + stripeConfig.maxNetworkRetries)) / 1000) + 30}s`
 
 /**
  * Premium, mirrored from Stripe. Every change, whether it comes from a
@@ -353,11 +357,13 @@ export default class SubscriptionService {
    * subscription (here or in Stripe, where a paid one may not have reached
    * us yet). While a Premium Checkout Session of theirs is still open in
    * Stripe, that session is returned instead of a second one. A named lock
-   * per user makes concurrent requests take turns.
+   * per user makes concurrent requests take turns; it outlives the worst case
+   * of the Stripe calls inside it (at most four in a row, each up to the SDK's
+   * timeout times its attempts), so it cannot expire halfway.
    */
   async subscribe(user: User): Promise<{ session: Stripe.Checkout.Session; reused: boolean }> {
     const [acquired, result] = await locks
-      .createLock(`subscriptions:subscribe:user:${user.id}`, '30s')
+      .createLock(`subscriptions:subscribe:user:${user.id}`, SUBSCRIBE_LOCK_TTL)
       .run(async () => {
         let live = await this.liveSubscription(user)
         if (live) {
