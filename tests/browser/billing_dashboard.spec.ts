@@ -4,7 +4,7 @@ import { appUrl } from '#config/app'
 import { UserFactory } from '#database/factories/user_factory'
 import User from '#models/user'
 import { stripeClient, stripeSandbox } from '#tests/support/stripe'
-import { screenshot, setUpBrowser } from '#tests/browser/helpers'
+import { payWith, screenshot, setUpBrowser, unexpectedConsoleErrors } from '#tests/browser/helpers'
 import {
   completeCheckoutSession,
   settleAsyncCheckout,
@@ -16,23 +16,6 @@ import {
  * the dashboard (subscription card, usage, credits, deploy slots,
  * transactions) and in the navigation's plan badge.
  */
-
-/**
- * Console errors other than the expected ones: Inertia's external redirect
- * (to Checkout or the portal) answers 409 with X-Inertia-Location.
- */
-function unexpected(errors: string[]) {
-  return errors.filter((error) => !/status of 409 \(Conflict\)/.test(error))
-}
-
-/** Fills the sandbox's hosted Checkout form and presses Pay/Subscribe. */
-async function payWith(page: Page, card: string) {
-  await page.locator('#cardNumber').fill(card)
-  await page.locator('#cardExpiry').fill('12 / 34')
-  await page.locator('#cardCvc').fill('123')
-  await page.locator('#billingName').fill('Ada Lovelace')
-  await page.locator('[data-testid=submit]').click()
-}
 
 /** Clicks a Buy button on the dashboard, pays on the hosted Checkout, lands on the success page. */
 async function buy(page: Page, button: string, card = '4242 4242 4242 4242') {
@@ -144,7 +127,7 @@ test.group('Billing dashboard', () => {
     await settleAndOpenDashboard(page)
     await page.assertText('[data-testid=plan-badge]', 'Free')
 
-    assert.deepEqual(unexpected(errors), [])
+    assert.deepEqual(unexpectedConsoleErrors(errors), [])
   })
 
   test('buys credits through the modal and a deploy slot; both show on the dashboard', async ({
@@ -195,7 +178,7 @@ test.group('Billing dashboard', () => {
     await page.assertTextContains('[data-testid=transactions]', '$10.00')
     assert.equal(await transactions.locator('tbody tr').count(), 3)
     await screenshot(page, 'billing-dashboard-purchases')
-    assert.deepEqual(unexpected(errors), [])
+    assert.deepEqual(unexpectedConsoleErrors(errors), [])
   })
 
   test('a renewal failing into past_due, recovered by updating the card in the portal', async ({
@@ -251,7 +234,7 @@ test.group('Billing dashboard', () => {
     await page.assertText('[data-testid=plan-badge]', 'Premium')
     await page.assertTextContains('[data-testid=subscription-period]', 'Renews on')
     assert.equal(await page.locator('[data-testid=subscription-card] [role=alert]').count(), 0)
-    assert.deepEqual(unexpected(errors), [])
+    assert.deepEqual(unexpectedConsoleErrors(errors), [])
   })
 
   test('the success page refreshes itself while the payment is processing', async ({
@@ -300,6 +283,6 @@ test.group('Billing dashboard', () => {
     await page.assertText('h1', 'Payment received')
     await page.waitForTimeout(2500)
     assert.equal(reloads.length, before)
-    assert.deepEqual(unexpected(errors), [])
+    assert.deepEqual(unexpectedConsoleErrors(errors), [])
   })
 })

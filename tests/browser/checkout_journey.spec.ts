@@ -1,28 +1,7 @@
 import { test } from '@japa/runner'
-import type { Page } from 'playwright'
 import { UserFactory } from '#database/factories/user_factory'
 import { stripeClient, stripeSandbox } from '#tests/support/stripe'
-import { screenshot, setUpBrowser } from '#tests/browser/helpers'
-
-/**
- * Console errors other than the expected ones: Inertia's external redirect
- * answers 409 (with X-Inertia-Location), and a declined payment answers 402,
- * as Stripe's own confirm call does.
- */
-function unexpected(errors: string[]) {
-  return errors.filter(
-    (error) => !/status of (409 \(Conflict\)|402 \(Payment Required\))/.test(error)
-  )
-}
-
-/** Fills the sandbox's hosted Checkout form and presses Pay/Subscribe. */
-async function payWith(page: Page, card: string) {
-  await page.locator('#cardNumber').fill(card)
-  await page.locator('#cardExpiry').fill('12 / 34')
-  await page.locator('#cardCvc').fill('123')
-  await page.locator('#billingName').fill('Ada Lovelace')
-  await page.locator('[data-testid=submit]').click()
-}
+import { payWith, screenshot, setUpBrowser, unexpectedConsoleErrors } from '#tests/browser/helpers'
 
 test.group('Journey: buying through the hosted Checkout', () => {
   test('buys Premium, a credit pack and a deploy slot, and comes back each time', async ({
@@ -62,7 +41,7 @@ test.group('Journey: buying through the hosted Checkout', () => {
       assert.equal(session.metadata?.kind, purchase.kind)
       await page.close()
     }
-    assert.deepEqual(unexpected(errors), [])
+    assert.deepEqual(unexpectedConsoleErrors(errors), [])
   })
 
   test('a declined card stays on Checkout with the reason; Back returns to billing', async ({
@@ -88,6 +67,6 @@ test.group('Journey: buying through the hosted Checkout', () => {
     await page.getByRole('link', { name: /back/i }).click()
     await page.waitForURL('**/billing?checkout=canceled')
     await page.assertTextContains('[role=status]', 'Checkout canceled. Nothing was charged.')
-    assert.deepEqual(unexpected(errors), [])
+    assert.deepEqual(unexpectedConsoleErrors(errors), [])
   })
 })

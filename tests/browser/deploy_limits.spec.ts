@@ -6,24 +6,7 @@ import type User from '#models/user'
 import Project from '#models/project'
 import { UserFactory } from '#database/factories/user_factory'
 import { stripeSandbox } from '#tests/support/stripe'
-import { screenshot, setUpBrowser } from '#tests/browser/helpers'
-
-/**
- * Console errors other than the expected ones: Inertia's external redirect to
- * Checkout answers 409 (with X-Inertia-Location).
- */
-function unexpected(errors: string[]) {
-  return errors.filter((error) => !/status of 409 \(Conflict\)/.test(error))
-}
-
-/** Fills the sandbox's hosted Checkout form and presses Pay. */
-async function payWith(page: Page, card: string) {
-  await page.locator('#cardNumber').fill(card)
-  await page.locator('#cardExpiry').fill('12 / 34')
-  await page.locator('#cardCvc').fill('123')
-  await page.locator('#billingName').fill('Ada Lovelace')
-  await page.locator('[data-testid=submit]').click()
-}
+import { payWith, screenshot, setUpBrowser, unexpectedConsoleErrors } from '#tests/browser/helpers'
 
 /** Projects made directly (past the plan's limit when a test needs it), the first `deployed` live. */
 async function makeProjects(user: User, names: string[], deployed = 0) {
@@ -173,7 +156,7 @@ test.group('Deploy limits on the projects page', () => {
     await modal.getByRole('button', { name: 'Upgrade to Premium' }).click()
     await page.waitForURL(`${stripeSandbox().url}/c/pay/**`)
     await page.assertTextContains('[data-testid=submit]', 'Subscribe')
-    assert.deepEqual(unexpected(errors), [])
+    assert.deepEqual(unexpectedConsoleErrors(errors), [])
   })
 
   test('a Premium user at the deploy limit buys a deploy slot through Checkout and deploys', async ({
@@ -223,7 +206,7 @@ test.group('Deploy limits on the projects page', () => {
     )
     await projects.assertNotExists(projects.getByRole('dialog'))
     assert.lengthOf(await deployedNames(user), 6)
-    assert.deepEqual(unexpected(errors), [])
+    assert.deepEqual(unexpectedConsoleErrors(errors), [])
   })
 
   test('the project limit banner shows from 80% of the limit (4 of 5 projects)', async ({

@@ -94,3 +94,23 @@ export function focused(page: Page) {
     return `${element.tagName.toLowerCase()}:${element.textContent?.trim() ?? ''}`
   })
 }
+
+/**
+ * Console errors other than the expected ones: Inertia's external redirect
+ * (to Checkout or the portal) answers 409 with X-Inertia-Location, and a
+ * declined payment answers 402, as Stripe's own confirm call does.
+ */
+export function unexpectedConsoleErrors(errors: string[]) {
+  return errors.filter(
+    (error) => !/status of (409 \(Conflict\)|402 \(Payment Required\))/.test(error)
+  )
+}
+
+/** Fills the Stripe sandbox's hosted Checkout form and presses Pay/Subscribe. */
+export async function payWith(page: Page, card: string) {
+  await page.locator('#cardNumber').fill(card)
+  await page.locator('#cardExpiry').fill('12 / 34')
+  await page.locator('#cardCvc').fill('123')
+  await page.locator('#billingName').fill('Ada Lovelace')
+  await page.locator('[data-testid=submit]').click()
+}

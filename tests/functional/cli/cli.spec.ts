@@ -1,41 +1,14 @@
-import { spawn } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
 import { test } from '@japa/runner'
-import app from '@adonisjs/core/services/app'
 import db from '@adonisjs/lucid/services/db'
 import { DateTime } from 'luxon'
 import type User from '#models/user'
 import { UserFactory } from '#database/factories/user_factory'
 import { truncate } from '#tests/support/database'
 import { stripeClient, stripeSandbox } from '#tests/support/stripe'
+import { runCli } from '#tests/support/cli'
 
-const APP_ROOT = fileURLToPath(app.appRoot)
-
-type CliRun = { code: number | null; stdout: string; stderr: string }
-
-/**
- * Runs the real CLI in a child process against the test database
- * (DATABASE_URL is inherited) and this run's Stripe sandbox. Never rejects.
- */
-function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliRun> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import=@poppinss/ts-exec', 'cli/main.ts', ...args], {
-      cwd: APP_ROOT,
-      env: { ...process.env, NODE_ENV: 'test', STRIPE_API_BASE: stripeSandbox().url, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk))
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk))
-    const timer = setTimeout(() => child.kill('SIGKILL'), 50_000)
-    child.on('error', (error) => (stderr += `spawn failed: ${error.message}\n`))
-    child.on('close', (code) => {
-      clearTimeout(timer)
-      resolve({ code, stdout, stderr })
-    })
-  })
-}
+/** The real CLI in a child process (tests/support/cli.ts). */
+const cli = (args: string[], env: NodeJS.ProcessEnv = {}) => runCli(args, { env })
 
 /** What `users:list --json` prints per user. */
 type UserRow = {

@@ -1,7 +1,5 @@
-import { spawn } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
 import { test } from '@japa/runner'
-import app from '@adonisjs/core/services/app'
+import { runCli } from '#tests/support/cli'
 import db from '@adonisjs/lucid/services/db'
 import billingConfig from '#config/billing'
 import CreditService from '#services/credit_service'
@@ -20,26 +18,8 @@ import {
   startSlot,
 } from './helpers.js'
 
-const APP_ROOT = fileURLToPath(app.appRoot)
-
-function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import=@poppinss/ts-exec', 'cli/main.ts', ...args], {
-      cwd: APP_ROOT,
-      env: { ...process.env, NODE_ENV: 'test', STRIPE_API_BASE: stripeSandbox().url },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk))
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk))
-    const timer = setTimeout(() => child.kill('SIGKILL'), 50_000)
-    child.on('close', (code) => {
-      clearTimeout(timer)
-      resolve({ code, stdout, stderr })
-    })
-  })
-}
+/** The real CLI in a child process (tests/support/cli.ts). */
+const cli = (args: string[]) => runCli(args)
 
 test.group('Credits: JSON API', (group) => {
   group.each.setup(() => resetData())

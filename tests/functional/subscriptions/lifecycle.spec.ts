@@ -1,6 +1,5 @@
-import { spawn } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
 import { test } from '@japa/runner'
+import { runCli } from '#tests/support/cli'
 import app from '@adonisjs/core/services/app'
 import db from '@adonisjs/lucid/services/db'
 import User from '#models/user'
@@ -27,25 +26,8 @@ import {
   statusOf,
 } from './helpers.js'
 
-/** Runs the real CLI in a child process against this run's database and sandbox. */
-function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import=@poppinss/ts-exec', 'cli/main.ts', ...args], {
-      cwd: fileURLToPath(app.appRoot),
-      env: { ...process.env, NODE_ENV: 'test', STRIPE_API_BASE: stripeSandbox().url },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk))
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk))
-    const timer = setTimeout(() => child.kill('SIGKILL'), 50_000)
-    child.on('close', (code) => {
-      clearTimeout(timer)
-      resolve({ code, stdout, stderr })
-    })
-  })
-}
+/** The real CLI in a child process (tests/support/cli.ts). */
+const cli = (args: string[]) => runCli(args)
 
 /** Expires the user's open Checkout Sessions in Stripe. */
 async function truncateSessionsOf(user: User) {

@@ -1,7 +1,5 @@
-import { spawn } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
 import { test } from '@japa/runner'
-import app from '@adonisjs/core/services/app'
+import { runCli } from '#tests/support/cli'
 import db from '@adonisjs/lucid/services/db'
 import StripeEvent from '#models/stripe_event'
 import type { WebhookHandler } from '#services/webhooks/types'
@@ -14,39 +12,9 @@ import {
 } from '#tests/support/webhook_test_handlers'
 import { eventBytes, postWebhook, renamedCustomer, signed, waitForEvent } from './helpers.js'
 
-const APP_ROOT = fileURLToPath(app.appRoot)
-
-type CliRun = { code: number | null; stdout: string; stderr: string }
-
-/**
- * Runs the real CLI in a child process against the test database. With
- * `handlers`, the child also registers the test-only customer.updated
- * handler (tests/support/cli_test_handlers.ts) so a replay has work to do.
- */
-function cli(args: string[], options: { handlers?: boolean } = {}): Promise<CliRun> {
-  const preload = options.handlers ? ['--import=./tests/support/cli_test_handlers.ts'] : []
-  return new Promise((resolve) => {
-    const child = spawn(
-      process.execPath,
-      ['--import=@poppinss/ts-exec', ...preload, 'cli/main.ts', ...args],
-      {
-        cwd: APP_ROOT,
-        env: { ...process.env, NODE_ENV: 'test', STRIPE_API_BASE: stripeSandbox().url },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      }
-    )
-    let stdout = ''
-    let stderr = ''
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk))
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk))
-    const timer = setTimeout(() => child.kill('SIGKILL'), 50_000)
-    child.on('error', (error) => (stderr += `spawn failed: ${error.message}\n`))
-    child.on('close', (code) => {
-      clearTimeout(timer)
-      resolve({ code, stdout, stderr })
-    })
-  })
-}
+/** The real CLI in a child process (tests/support/cli.ts). */
+const cli = (args: string[], options: { handlers?: boolean } = {}) =>
+  runCli(args, { preload: options.handlers ? ['./tests/support/cli_test_handlers.ts'] : [] })
 
 type ListRow = {
   id: string
