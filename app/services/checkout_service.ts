@@ -238,7 +238,12 @@ export default class CheckoutService {
       const subscriptionId = idOf(session.subscription)
       if (subscriptionId) {
         try {
-          subscription = await this.gateway.client.subscriptions.retrieve(subscriptionId)
+          // Inside the webhook's transaction when called from a handler: fail fast.
+          subscription = await this.gateway.client.subscriptions.retrieve(
+            subscriptionId,
+            undefined,
+            StripeGateway.UNDER_LOCK
+          )
         } catch (error) {
           if (StripeGateway.isUnavailable(error)) throw StripeUnavailableException.fromError(error)
           throw error

@@ -187,7 +187,11 @@ export default class PurchaseRefundService {
     let kind = metadata?.kind
     if (kind === undefined) {
       const gateway = await app.container.make(StripeGateway)
-      const intent = await gateway.client.paymentIntents.retrieve(paymentIntentId)
+      const intent = await gateway.client.paymentIntents.retrieve(
+        paymentIntentId,
+        undefined,
+        StripeGateway.UNDER_LOCK
+      )
       kind = intent.metadata?.kind
     }
     if (kind === 'credits' || kind === 'deploy_slot') {

@@ -36,6 +36,14 @@ export default class StripeGateway {
     return this.client.customers.create(params, { ...options, idempotencyKey })
   }
 
+  /**
+   * Options for the few reads made while database locks are held (webhook
+   * handlers fetching the current object): fail fast instead of holding the
+   * user's row through the SDK's timeout and retries. The webhook then fails
+   * and Stripe (or `webhooks:replay`) delivers it again.
+   */
+  static readonly UNDER_LOCK: Stripe.RequestOptions = { maxNetworkRetries: 0, timeout: 5_000 }
+
   /** Stripe errors that mean "could not get an answer": safe to retry later. */
   static isUnavailable(error: unknown) {
     return (

@@ -477,7 +477,11 @@ export default class SubscriptionService {
   /** Retrieves the subscription from Stripe (webhook handlers apply the current state, not the event's). */
   async retrieve(id: string): Promise<Stripe.Subscription | null> {
     try {
-      return await this.gateway.client.subscriptions.retrieve(id)
+      return await this.gateway.client.subscriptions.retrieve(
+        id,
+        undefined,
+        StripeGateway.UNDER_LOCK
+      )
     } catch (error) {
       if (StripeGateway.isUnavailable(error)) throw StripeUnavailableException.fromError(error)
       if (error instanceof Error && 'statusCode' in error && error.statusCode === 404) return null
