@@ -24,30 +24,26 @@ export const authThrottle = limiter.define('auth', (ctx) => {
     })
 })
 
-/** Purchases (Checkouts for credits and deploy slots): per signed-in user, shared by all nodes. */
-export const purchaseThrottle = limiter.define('purchase', (ctx) => {
-  const user = ctx.auth.user
-  return limiter
-    .allowRequests(rateLimits.purchase.requests)
-    .every(rateLimits.purchase.window)
-    .usingKey(`purchase:${user ? `user:${user.id}` : `ip:${ctx.request.ip()}`}`)
-    .limitExceeded((error) => {
-      error
-        .setStatus(429)
-        .setMessage('Too many purchases started. Please wait a minute and try again.')
-    })
-})
+/** A limit per signed-in user (per IP for guests), counted apart under `name`. */
+function perUserThrottle(name: string, message: string) {
+  return limiter.define(name, (ctx) => {
+    const user = ctx.auth.user
+    return limiter
+      .allowRequests(rateLimits.purchase.requests)
+      .every(rateLimits.purchase.window)
+      .usingKey(`${name}:${user ? `user:${user.id}` : `ip:${ctx.request.ip()}`}`)
+      .limitExceeded((error) => error.setStatus(429).setMessage(message))
+  })
+}
+
+/** Starting a Checkout (every purchase route shares the count). */
+export const purchaseThrottle = perUserThrottle(
+  'purchase',
+  'Too many purchases started. Please wait a minute and try again.'
+)
 
 /** Cancel, resume and portal: each calls Stripe, so a user cannot hammer them either. */
-export const billingActionThrottle = limiter.define('billing_action', (ctx) => {
-  const user = ctx.auth.user
-  return limiter
-    .allowRequests(rateLimits.purchase.requests)
-    .every(rateLimits.purchase.window)
-    .usingKey(`billing_action:${user ? `user:${user.id}` : `ip:${ctx.request.ip()}`}`)
-    .limitExceeded((error) => {
-      error
-        .setStatus(429)
-        .setMessage('Too many billing changes. Please wait a minute and try again.')
-    })
-})
+export const billingActionThrottle = perUserThrottle(
+  'billing_action',
+  'Too many billing changes. Please wait a minute and try again.'
+)

@@ -25,6 +25,33 @@ const PlansController = () => import('#controllers/plans_controller')
 
 router.get('/health', async () => ({ status: 'ok' })).as('health')
 
+/**
+ * Starting a Checkout, subscribing, cancel/resume and the portal: the same
+ * actions (and throttles) for pages and the JSON API, registered in both groups.
+ */
+function billingActionRoutes() {
+  router
+    .post('billing/checkout', [BillingController, 'start'])
+    .as('billing.checkout')
+    .use(purchaseThrottle)
+  router
+    .post('billing/subscribe', [SubscriptionsController, 'subscribe'])
+    .as('billing.subscribe')
+    .use(purchaseThrottle)
+  router
+    .post('billing/cancel', [SubscriptionsController, 'cancel'])
+    .as('billing.cancel')
+    .use(billingActionThrottle)
+  router
+    .post('billing/resume', [SubscriptionsController, 'resume'])
+    .as('billing.resume')
+    .use(billingActionThrottle)
+  router
+    .get('billing/portal', [SubscriptionsController, 'portal'])
+    .as('billing.portal')
+    .use(billingActionThrottle)
+}
+
 // Stripe's signed deliveries: no auth or CSRF (the signature is checked), the raw body kept
 // (app/middleware/body_parser_middleware.ts); errors answer JSON.
 router
@@ -71,26 +98,7 @@ router
       .where('id', router.matchers.number())
 
     router.get('billing', [BillingController, 'show']).as('billing.show')
-    router
-      .post('billing/subscribe', [SubscriptionsController, 'subscribe'])
-      .as('billing.subscribe')
-      .use(purchaseThrottle)
-    router
-      .post('billing/cancel', [SubscriptionsController, 'cancel'])
-      .as('billing.cancel')
-      .use(billingActionThrottle)
-    router
-      .post('billing/resume', [SubscriptionsController, 'resume'])
-      .as('billing.resume')
-      .use(billingActionThrottle)
-    router
-      .get('billing/portal', [SubscriptionsController, 'portal'])
-      .as('billing.portal')
-      .use(billingActionThrottle)
-    router
-      .post('billing/checkout', [BillingController, 'start'])
-      .as('billing.checkout')
-      .use(purchaseThrottle)
+    billingActionRoutes()
     router.get('billing/checkout/success', [BillingController, 'success']).as('billing.success')
   })
   .use(middleware.auth())
@@ -115,29 +123,9 @@ router
       .as('projects.destroy')
       .where('id', router.matchers.number())
 
-    router
-      .post('billing/checkout', [BillingController, 'start'])
-      .as('billing.checkout')
-      .use(purchaseThrottle)
-
+    billingActionRoutes()
     router.get('billing/config', [SubscriptionsController, 'config']).as('billing.config')
     router.get('billing/subscription', [SubscriptionsController, 'show']).as('billing.subscription')
-    router
-      .post('billing/subscribe', [SubscriptionsController, 'subscribe'])
-      .as('billing.subscribe')
-      .use(purchaseThrottle)
-    router
-      .post('billing/cancel', [SubscriptionsController, 'cancel'])
-      .as('billing.cancel')
-      .use(billingActionThrottle)
-    router
-      .post('billing/resume', [SubscriptionsController, 'resume'])
-      .as('billing.resume')
-      .use(billingActionThrottle)
-    router
-      .get('billing/portal', [SubscriptionsController, 'portal'])
-      .as('billing.portal')
-      .use(billingActionThrottle)
 
     router
       .get('projects/deployment/limits', [DeploymentsController, 'limits'])

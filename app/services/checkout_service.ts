@@ -154,12 +154,7 @@ export default class CheckoutService {
         ? { subscription_data: { metadata } }
         : { payment_intent_data: { metadata } }),
     }
-    try {
-      return await this.gateway.client.checkout.sessions.create(params)
-    } catch (error) {
-      if (StripeGateway.isUnavailable(error)) throw StripeUnavailableException.fromError(error)
-      throw error
-    }
+    return StripeGateway.call(() => this.gateway.client.checkout.sessions.create(params))
   }
 
   /** Whether a session is one of ours (a kind this service fulfils). */
@@ -237,17 +232,14 @@ export default class CheckoutService {
     if (session.metadata?.kind === 'premium' && CheckoutService.isPaid(session)) {
       const subscriptionId = idOf(session.subscription)
       if (subscriptionId) {
-        try {
-          // Inside the webhook's transaction when called from a handler: fail fast.
-          subscription = await this.gateway.client.subscriptions.retrieve(
+        // Inside the webhook's transaction when called from a handler: fail fast.
+        subscription = await StripeGateway.call(() =>
+          this.gateway.client.subscriptions.retrieve(
             subscriptionId,
             undefined,
             StripeGateway.UNDER_LOCK
           )
-        } catch (error) {
-          if (StripeGateway.isUnavailable(error)) throw StripeUnavailableException.fromError(error)
-          throw error
-        }
+        )
       }
     }
     const run = (trx: TransactionClientContract) =>

@@ -2,7 +2,6 @@ import { inject } from '@adonisjs/core'
 import logger from '@adonisjs/core/services/logger'
 import User from '#models/user'
 import StripeGateway from '#services/stripe_gateway'
-import StripeUnavailableException from '#exceptions/stripe_unavailable_exception'
 
 /**
  * One Stripe customer per user. Created at registration when Stripe answers;
@@ -27,9 +26,8 @@ export default class CustomerService {
   ): Promise<string> {
     if (user.stripeCustomerId) return user.stripeCustomerId
 
-    let customerId: string
-    try {
-      const customer = await this.gateway.createCustomer(
+    const customer = await StripeGateway.call(() =>
+      this.gateway.createCustomer(
         {
           email: user.email,
           name: user.fullName,
@@ -38,11 +36,8 @@ export default class CustomerService {
         CustomerService.idempotencyKey(user),
         requestOptions
       )
-      customerId = customer.id
-    } catch (error) {
-      if (StripeGateway.isUnavailable(error)) throw StripeUnavailableException.fromError(error)
-      throw error
-    }
+    )
+    const customerId = customer.id
 
     // Only fill an empty column: a concurrent caller got the same customer (same key).
     await User.query()

@@ -1,5 +1,6 @@
 import Stripe from 'stripe'
 import type { StripeConfig } from '#config/stripe'
+import StripeUnavailableException from '#exceptions/stripe_unavailable_exception'
 
 /**
  * The one place the app talks to Stripe. Configured from config/stripe.ts:
@@ -43,6 +44,19 @@ export default class StripeGateway {
    * and Stripe (or `webhooks:replay`) delivers it again.
    */
   static readonly UNDER_LOCK: Stripe.RequestOptions = { maxNetworkRetries: 0, timeout: 5_000 }
+
+  /**
+   * Runs a Stripe call; "could not get an answer" becomes StripeUnavailableException
+   * (503, nothing changed, retry later), any other error passes through.
+   */
+  static async call<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn()
+    } catch (error) {
+      if (StripeGateway.isUnavailable(error)) throw StripeUnavailableException.fromError(error)
+      throw error
+    }
+  }
 
   /** Stripe errors that mean "could not get an answer": safe to retry later. */
   static isUnavailable(error: unknown) {

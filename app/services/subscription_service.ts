@@ -575,12 +575,7 @@ export default class SubscriptionService {
   }
 
   /** Runs a Stripe call; unreachable Stripe becomes StripeUnavailableException (nothing changed here). */
-  protected async call<T>(fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn()
-    } catch (error) {
-      if (StripeGateway.isUnavailable(error)) throw StripeUnavailableException.fromError(error)
-      throw error
-    }
+  protected call<T>(fn: () => Promise<T>): Promise<T> {
+    return StripeGateway.call(fn)
   }
 }
