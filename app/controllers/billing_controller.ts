@@ -7,7 +7,7 @@ import StripeUnavailableException from '#exceptions/stripe_unavailable_exception
 import PlanLimits from '#services/plan_limits'
 import SubscriptionService from '#services/subscription_service'
 import BillingOverviewService from '#services/billing_overview_service'
-import { checkoutValidator } from '#validators/billing'
+import { checkoutValidator, purchaseRequestKey } from '#validators/billing'
 import { wantsJson } from '#support/negotiation'
 
 /**
@@ -61,6 +61,7 @@ export default class BillingController {
   /** Starts a Checkout and sends the browser (or the API client) to Stripe's page. */
   async start(ctx: HttpContext) {
     const payload = await ctx.request.validateUsing(checkoutValidator)
+    const requestKey = await purchaseRequestKey(ctx)
     const purchase: Purchase =
       payload.kind === 'credits'
         ? { kind: 'credits', packageKey: payload.packageKey! }
@@ -71,7 +72,7 @@ export default class BillingController {
     const { session } =
       purchase.kind === 'premium'
         ? await this.subscriptions.subscribe(user)
-        : { session: await this.checkout.start(user, purchase) }
+        : { session: await this.checkout.start(user, purchase, { requestKey }) }
     if (wantsJson(ctx)) {
       return ctx.response.created({ data: { id: session.id, url: session.url } })
     }

@@ -4,6 +4,7 @@ import billingConfig from '#config/billing'
 import CheckoutService from '#services/checkout_service'
 import CreditService from '#services/credit_service'
 import { creditPurchaseValidator, pageValidator } from '#validators/credits'
+import { purchaseRequestKey } from '#validators/billing'
 
 /** Credits and deploy-slot purchases over the JSON API (/api/billing/credits…). */
 @inject()
@@ -29,19 +30,29 @@ export default class CreditsController {
     }
   }
 
-  /** POST /api/billing/credits/purchase {package}: a Checkout for a credit pack. */
+  /**
+   * POST /api/billing/credits/purchase {package}: a Checkout for a credit
+   * pack. With an Idempotency-Key header, a repeat returns the same session.
+   */
   async purchase(ctx: HttpContext) {
     const payload = await ctx.request.validateUsing(creditPurchaseValidator)
-    const session = await this.checkout.start(ctx.auth.getUserOrFail(), {
-      kind: 'credits',
-      packageKey: payload.package,
-    })
+    const requestKey = await purchaseRequestKey(ctx)
+    const session = await this.checkout.start(
+      ctx.auth.getUserOrFail(),
+      { kind: 'credits', packageKey: payload.package },
+      { requestKey }
+    )
     return ctx.response.created({ data: { id: session.id, url: session.url } })
   }
 
   /** POST /api/projects/deployment/purchase-slot: a Checkout for one extra deploy slot. */
   async purchaseSlot(ctx: HttpContext) {
-    const session = await this.checkout.start(ctx.auth.getUserOrFail(), { kind: 'deploy_slot' })
+    const requestKey = await purchaseRequestKey(ctx)
+    const session = await this.checkout.start(
+      ctx.auth.getUserOrFail(),
+      { kind: 'deploy_slot' },
+      { requestKey }
+    )
     return ctx.response.created({ data: { id: session.id, url: session.url } })
   }
 

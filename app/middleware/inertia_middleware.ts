@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import type { HttpContext } from '@adonisjs/core/http'
 import type { NextFn } from '@adonisjs/core/types/http'
 import UserTransformer from '#transformers/user_transformer'
@@ -25,6 +26,9 @@ export default class InertiaMiddleware extends BaseInertiaMiddleware {
       planBadge: ctx.inertia.always(
         auth?.user ? await BillingOverviewService.badge(auth.user) : null
       ),
+      // A fresh key per page render for its purchase forms: the same form sent twice
+      // (a double click, a resubmission) reaches the same Checkout, never a second one.
+      purchaseKey: ctx.inertia.always(auth?.user ? randomUUID() : null),
     }
   }
 

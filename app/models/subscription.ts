@@ -71,6 +71,10 @@ export default class Subscription extends BaseModel {
   @column.dateTime()
   declare stripeUpdatedAt: DateTime
 
+  /** When we read this state from Stripe (our clock): of two states of the same second, the later read wins. */
+  @column.dateTime()
+  declare stripeFetchedAt: DateTime | null
+
   @column.dateTime({ autoCreate: true })
   declare createdAt: DateTime
 

@@ -3,7 +3,7 @@ import app from '@adonisjs/core/services/app'
 import db from '@adonisjs/lucid/services/db'
 import type { TransactionClientContract } from '@adonisjs/lucid/types/database'
 import { DateTime } from 'luxon'
-import type Stripe from 'stripe'
+import Stripe from 'stripe'
 import User from '#models/user'
 import CreditPurchase from '#models/credit_purchase'
 import DeploySlotPurchase from '#models/deploy_slot_purchase'
@@ -13,8 +13,10 @@ import CustomerService from '#services/customer_service'
 import CreditService from '#services/credit_service'
 import StripeGateway from '#services/stripe_gateway'
 import { fromStripeTime } from '#support/stripe_time'
+import type { FetchedSubscription } from '#services/subscription_service'
 import StripeUnavailableException from '#exceptions/stripe_unavailable_exception'
 import CheckoutMismatchException from '#exceptions/checkout_mismatch_exception'
+import CheckoutConflictException from '#exceptions/checkout_conflict_exception'
 
 /** What a user can buy through Checkout (marketplace agents join in a later issue). */
 export type Purchase =
@@ -35,7 +37,6 @@ export interface FulfilResult {
 }
 
 export interface FulfilOptions {
-  trx?: TransactionClientContract
   /** When the fact was true at Stripe (the event's `created`); defaults to now. */
   eventCreated?: DateTime
   /** Who is fulfilling, for the ledger's created_by ('webhook', 'success_page'). */
@@ -107,11 +108,29 @@ export default class CheckoutService {
     }
   }
 
-  /** Metadata that identifies the purchase: on the session and on what it creates. */
-  static metadata(user: User, purchase: Purchase): Record<string, string> {
+  /**
+   * Metadata that identifies the purchase, on the session and on what it
+   * creates: the kind, our user, the package, and the price we quoted
+   * (`price_cents`). Only our secret key can write it, so `fulfil` checks the
+   * session against this quote: a price changed in config while a session is
+   * open does not refuse a payment made at the price the user was shown.
+   */
+  static metadata(user: User, priced: PricedPurchase): Record<string, string> {
+    const { purchase } = priced
     const metadata: Record<string, string> = { kind: purchase.kind, user_id: String(user.id) }
     if (purchase.kind === 'credits') metadata.package_key = purchase.packageKey
+    metadata.price_cents = String(priced.amountCents)
     return metadata
+  }
+
+  /**
+   * The Stripe idempotency key of a purchase form: the user, what is bought
+   * and the form's own key. The same form sent twice (a double click, a
+   * resubmission) gets the same session; another form is another purchase.
+   */
+  static requestIdempotencyKey(user: User, purchase: Purchase, requestKey: string) {
+    const what = purchase.kind === 'credits' ? `credits:${purchase.packageKey}` : purchase.kind
+    return `studio:checkout:${user.id}:${what}:${requestKey}`
   }
 
   static successUrl() {
@@ -124,11 +143,21 @@ export default class CheckoutService {
     return new URL('/billing?checkout=canceled', appUrl).toString()
   }
 
-  /** Creates the Checkout Session and returns it (its `url` is where the user pays). */
-  async start(user: User, purchase: Purchase): Promise<Stripe.Checkout.Session> {
+  /**
+   * Creates the Checkout Session and returns it (its `url` is where the user
+   * pays). With `requestKey` (the purchase form's key, or the API's
+   * Idempotency-Key header) a repeat of the same request returns the same
+   * session while it is open, and is refused (CheckoutConflictException)
+   * once it is completed or expired, so one form never pays twice.
+   */
+  async start(
+    user: User,
+    purchase: Purchase,
+    options: { requestKey?: string } = {}
+  ): Promise<Stripe.Checkout.Session> {
     const priced = CheckoutService.price(purchase)
     const customer = await this.customers.ensureCustomer(user)
-    const metadata = CheckoutService.metadata(user, purchase)
+    const metadata = CheckoutService.metadata(user, priced)
     const productData = { name: priced.name, description: priced.description }
     const params: Stripe.Checkout.SessionCreateParams = {
       mode: priced.mode,
@@ -154,7 +183,37 @@ export default class CheckoutService {
         ? { subscription_data: { metadata } }
         : { payment_intent_data: { metadata } }),
     }
-    return StripeGateway.call(() => this.gateway.client.checkout.sessions.create(params))
+    const { requestKey } = options
+    if (!requestKey) {
+      return StripeGateway.call(() => this.gateway.client.checkout.sessions.create(params))
+    }
+    const idempotencyKey = CheckoutService.requestIdempotencyKey(user, purchase, requestKey)
+    let session: Stripe.Response<Stripe.Checkout.Session>
+    try {
+      session = await StripeGateway.call(() =>
+        this.gateway.client.checkout.sessions.create(params, { idempotencyKey })
+      )
+    } catch (error) {
+      if (error instanceof Stripe.errors.StripeIdempotencyError) {
+        throw new CheckoutConflictException(
+          'This purchase form was already sent with other contents. Reload the page to buy again.'
+        )
+      }
+      throw error
+    }
+    if (session.lastResponse?.headers?.['idempotent-replayed'] !== 'true') return session
+    // A repeat: Stripe answered with the first response; what matters is the session now.
+    const current = await StripeGateway.call(() =>
+      this.gateway.client.checkout.sessions.retrieve(session.id)
+    )
+    if (current.status !== 'open') {
+      throw new CheckoutConflictException(
+        current.status === 'complete'
+          ? 'This purchase form was already paid. Reload the page to buy again.'
+          : 'This purchase form has expired. Reload the page to buy again.'
+      )
+    }
+    return current
   }
 
   /** Whether a session is one of ours (a kind this service fulfils). */
@@ -190,7 +249,8 @@ export default class CheckoutService {
     } else {
       purchase = { kind }
     }
-    const priced = CheckoutService.price(purchase)
+    const priced = CheckoutService.quoted(purchase, metadata.price_cents)
+    if (priced === null) throw refuse(`quoted price "${metadata.price_cents}" is not an amount`)
     if (session.mode !== priced.mode) throw refuse(`mode ${session.mode} (expected ${priced.mode})`)
     if (session.currency !== priced.currency) {
       throw refuse(`currency ${session.currency} (expected ${priced.currency})`)
@@ -199,6 +259,18 @@ export default class CheckoutService {
       throw refuse(`amount ${session.amount_total} (expected ${priced.amountCents})`)
     }
     return priced
+  }
+
+  /**
+   * Our price for the purchase as quoted on the session (`price_cents`), or
+   * today's price for sessions made before quotes were recorded; null for a
+   * quote that is not a positive whole number of cents.
+   */
+  protected static quoted(purchase: Purchase, quote: string | undefined): PricedPurchase | null {
+    const priced = CheckoutService.price(purchase)
+    if (quote === undefined) return priced
+    if (!/^[1-9][0-9]{0,11}$/.test(quote)) return null
+    return { ...priced, amountCents: Number(quote) }
   }
 
   protected static isPaid(session: Stripe.Checkout.Session) {
@@ -215,41 +287,43 @@ export default class CheckoutService {
   }
 
   /**
+   * What fulfilling a session needs from Stripe, read before any transaction
+   * or lock: a paid Premium session's subscription (its current state).
+   * Null for everything else.
+   */
+  async prefetch(session: Stripe.Checkout.Session): Promise<FetchedSubscription | null> {
+    if (session.metadata?.kind !== 'premium' || !CheckoutService.isPaid(session)) return null
+    const subscriptionId = idOf(session.subscription)
+    if (!subscriptionId) return null
+    const subscriptions = await this.subscriptionService()
+    return subscriptions.fetchState(subscriptionId)
+  }
+
+  /**
    * Grants what a completed Checkout Session paid for, once: shared by the
    * webhook (checkout.session.completed / async_payment_succeeded) and the
    * success page, so they race safely. Checks kind, user, customer, mode,
-   * currency and amount against our price (CheckoutMismatchException, nothing
-   * granted); acts only when the session is complete and paid. Idempotent on
-   * the session id: the user's row is locked, then the unique
+   * currency and amount against the price we quoted (CheckoutMismatchException,
+   * nothing granted); acts only when the session is complete and paid.
+   * Idempotent on the session id: the user's row is locked, then the unique
    * `stripe_checkout_session_id` row is checked before it is inserted.
+   * Reads Stripe first (`prefetch`), then writes in its own transaction.
    */
   async fulfil(
     session: Stripe.Checkout.Session,
     options: FulfilOptions = {}
   ): Promise<FulfilResult> {
-    // Premium's subscription is fetched from Stripe before any lock is taken.
-    let subscription: Stripe.Subscription | null = null
-    if (session.metadata?.kind === 'premium' && CheckoutService.isPaid(session)) {
-      const subscriptionId = idOf(session.subscription)
-      if (subscriptionId) {
-        // Inside the webhook's transaction when called from a handler: fail fast.
-        subscription = await StripeGateway.call(() =>
-          this.gateway.client.subscriptions.retrieve(
-            subscriptionId,
-            undefined,
-            StripeGateway.UNDER_LOCK
-          )
-        )
-      }
-    }
-    const run = (trx: TransactionClientContract) =>
-      this.fulfilIn(session, subscription, trx, options)
-    return options.trx ? run(options.trx) : db.transaction(run)
+    const subscription = await this.prefetch(session)
+    return db.transaction((trx) => this.fulfilIn(session, subscription, trx, options))
   }
 
-  protected async fulfilIn(
+  /**
+   * `fulfil`'s writes, in the caller's transaction (the webhook's), with what
+   * `prefetch` read. Never calls Stripe.
+   */
+  async fulfilIn(
     session: Stripe.Checkout.Session,
-    subscription: Stripe.Subscription | null,
+    subscription: FetchedSubscription | null,
     trx: TransactionClientContract,
     options: FulfilOptions
   ): Promise<FulfilResult> {
@@ -331,22 +405,27 @@ export default class CheckoutService {
       return { kind, status: 'fulfilled' }
     }
 
-    // Premium: the subscription (fetched fresh from Stripe) is mirrored by SubscriptionService.
-    if (!paid || !subscription) return { kind, status: 'pending' }
+    // Premium: the subscription (read from Stripe by prefetch) is mirrored by SubscriptionService.
+    if (!paid || !subscription?.subscription) return { kind, status: 'pending' }
     const known = await trx
       .from('subscriptions')
       .where('stripe_subscription_id', subscription.id)
       .first()
-    const { default: SubscriptionService } = await import('#services/subscription_service')
-    const subscriptions = await app.container.make(SubscriptionService)
+    const subscriptions = await this.subscriptionService()
     // The session's own time, not our clock: a clock ahead of Stripe's must not make a
     // later, genuine subscription event look older than this row.
-    await subscriptions.apply(subscription, {
+    await subscriptions.applyState(subscription, {
       trx,
       eventCreated: options.eventCreated ?? fromStripeTime(session.created) ?? now,
       userId: owner.id,
     })
     return { kind, status: known ? 'already' : 'fulfilled' }
+  }
+
+  /** SubscriptionService depends on this service; it is resolved when needed, not injected. */
+  protected async subscriptionService() {
+    const { default: SubscriptionService } = await import('#services/subscription_service')
+    return app.container.make(SubscriptionService)
   }
 
   /**

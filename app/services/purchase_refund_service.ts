@@ -49,13 +49,17 @@ function idOf(value: string | { id: string } | null | undefined): string | null 
 export default class PurchaseRefundService {
   constructor(protected credits = new CreditService()) {}
 
-  /** charge.refunded: `previousAmountRefunded` from the event's previous_attributes when present. */
+  /**
+   * charge.refunded: `previousAmountRefunded` from the event's
+   * previous_attributes when present; `kind` is `purchaseKindOf(charge)`.
+   */
   async chargeRefunded(
     charge: Stripe.Charge,
     options: {
       trx: TransactionClientContract
       previousAmountRefunded?: number | null
       at: DateTime
+      kind: string | null
     }
   ): Promise<RefundOutcome> {
     const paymentIntentId = idOf(charge.payment_intent)
@@ -64,7 +68,7 @@ export default class PurchaseRefundService {
     return this.apply(paymentIntentId, {
       trx: options.trx,
       at: options.at,
-      metadata: charge.metadata,
+      metadata: { kind: options.kind ?? '' },
       full,
       key: `refund:${charge.id}:${charge.amount_refunded}`,
       reason: full ? `Refund of charge ${charge.id}` : `Partial refund of charge ${charge.id}`,
@@ -81,17 +85,38 @@ export default class PurchaseRefundService {
     })
   }
 
-  /** charge.dispute.created: the same clawback as a full refund, reason dispute. */
+  /**
+   * What a refunded or disputed payment bought (`metadata.kind`): from the
+   * charge's own metadata when it has it, else read from its payment intent
+   * (a dispute carries no metadata), before any lock. Null without an intent.
+   */
+  static async purchaseKindOf(object: Stripe.Charge | Stripe.Dispute): Promise<string | null> {
+    if (object.object === 'charge' && object.metadata?.kind !== undefined) {
+      return object.metadata.kind
+    }
+    const paymentIntentId = idOf(object.payment_intent)
+    if (!paymentIntentId) return null
+    const gateway = await app.container.make(StripeGateway)
+    const intent = await StripeGateway.call(() =>
+      gateway.client.paymentIntents.retrieve(paymentIntentId)
+    )
+    return intent.metadata?.kind ?? null
+  }
+
+  /**
+   * charge.dispute.created: the same clawback as a full refund, reason
+   * dispute. `kind` is `purchaseKindOf(dispute)`, read before the transaction.
+   */
   async disputeCreated(
     dispute: Stripe.Dispute,
-    options: { trx: TransactionClientContract; at: DateTime }
+    options: { trx: TransactionClientContract; at: DateTime; kind: string | null }
   ): Promise<RefundOutcome> {
     const paymentIntentId = idOf(dispute.payment_intent)
     if (!paymentIntentId) return { purchase: 'none' }
     return this.apply(paymentIntentId, {
       trx: options.trx,
       at: options.at,
-      metadata: null,
+      metadata: { kind: options.kind ?? '' },
       full: true,
       key: `dispute:${dispute.id}`,
       reason: `Dispute ${dispute.id} (${dispute.reason})`,
@@ -104,8 +129,8 @@ export default class PurchaseRefundService {
     input: {
       trx: TransactionClientContract
       at: DateTime
-      /** The payment's metadata when the event carries it (a charge does). */
-      metadata: Stripe.Metadata | null
+      /** The payment's metadata (a charge carries its intent's; a dispute's kind is read first). */
+      metadata: Stripe.Metadata
       full: boolean
       key: string
       reason: string
@@ -143,7 +168,7 @@ export default class PurchaseRefundService {
       .where('stripe_payment_intent_id', paymentIntentId)
       .first()
     if (!found) {
-      await this.refuseIfOurs(paymentIntentId, input.metadata)
+      this.refuseIfOurs(paymentIntentId, input.metadata)
       return { purchase: 'none' }
     }
     await User.query({ client: trx }).where('id', found.userId).forUpdate().firstOrFail()
@@ -183,17 +208,8 @@ export default class PurchaseRefundService {
   }
 
   /** Throws PurchaseNotRecordedYetException when the payment is one of our Checkout purchases. */
-  protected async refuseIfOurs(paymentIntentId: string, metadata: Stripe.Metadata | null) {
-    let kind = metadata?.kind
-    if (kind === undefined) {
-      const gateway = await app.container.make(StripeGateway)
-      const intent = await gateway.client.paymentIntents.retrieve(
-        paymentIntentId,
-        undefined,
-        StripeGateway.UNDER_LOCK
-      )
-      kind = intent.metadata?.kind
-    }
+  protected refuseIfOurs(paymentIntentId: string, metadata: Stripe.Metadata) {
+    const kind = metadata.kind
     if (kind === 'credits' || kind === 'deploy_slot') {
       throw new PurchaseNotRecordedYetException(
         `Payment ${paymentIntentId} (${kind}) has no purchase recorded yet: retry once its checkout.session.completed is processed`

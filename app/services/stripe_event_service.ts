@@ -71,12 +71,19 @@ export const EVENT_STATUSES: StripeEventStatus[] = [
 const LAST_ERROR_MAX = 2000
 
 /**
+ * The longest an event's transaction waits for a row lock (the event's, a
+ * user's) before failing; the event is then delivered again. Nothing slow
+ * runs under these locks, so reaching it means something is stuck.
+ */
+const LOCK_TIMEOUT = '15s'
+
+/**
  * Stripe webhooks: verify, record each event once (`stripe_events`, unique
  * `stripe_event_id`), then process it exactly once with the handler table
- * (app/services/webhooks/handlers.ts). Processing runs in one transaction
- * that locks the event row: the handler's writes and the "processed" mark
- * commit together or not at all, and a concurrent delivery of the same
- * event waits for the lock and then finds it done.
+ * (app/services/webhooks/handlers.ts). The handler reads Stripe first;
+ * then one transaction locks the event row: the handler's writes and the
+ * "processed" mark commit together or not at all, and a concurrent delivery
+ * of the same event waits for the lock and then finds it done.
  */
 @inject()
 export default class StripeEventService {
@@ -168,19 +175,30 @@ export default class StripeEventService {
    * Processes a recorded event from its stored payload (so replays work
    * without Stripe). Safe to call any number of times, concurrently too:
    * the handler's effects are applied at most once.
+   *
+   * Two phases, so no lock is held across a network call: the handler's
+   * `fetch` reads what it needs from Stripe first, with no transaction open;
+   * then one short transaction locks the event row, checks it is not done
+   * yet, runs `apply` and marks the event processed. A concurrent delivery
+   * waits only for that transaction (bounded by LOCK_TIMEOUT), then finds
+   * the event done.
    */
   async process(stripeEventId: string): Promise<ProcessOutcome> {
+    const recorded = await StripeEvent.findBy('stripeEventId', stripeEventId)
+    if (!recorded) throw new UnknownStripeEventError(stripeEventId)
+    if (recorded.isDone) return 'already'
+    const event = recorded.payload
+    const handler = handlers[event.type]
     try {
+      const fetched = handler?.fetch ? await handler.fetch(event) : undefined
       return await db.transaction(async (trx) => {
+        await trx.rawQuery(`SET LOCAL lock_timeout = '${LOCK_TIMEOUT}'`)
         const row = await StripeEvent.query({ client: trx })
           .where('stripeEventId', stripeEventId)
           .forUpdate()
-          .first()
-        if (!row) throw new UnknownStripeEventError(stripeEventId)
+          .firstOrFail()
         if (row.isDone) return 'already'
 
-        const event = row.payload
-        const handler = handlers[event.type]
         if (!handler) {
           row.status = 'ignored'
           row.lastError = null
@@ -188,7 +206,7 @@ export default class StripeEventService {
           return 'ignored'
         }
 
-        await handler({ event, trx, receivedAt: row.receivedAt })
+        await handler.apply({ event, trx, receivedAt: row.receivedAt }, fetched)
 
         row.status = 'processed'
         row.processedAt = DateTime.utc()
@@ -198,7 +216,6 @@ export default class StripeEventService {
         return 'processed'
       })
     } catch (error) {
-      if (error instanceof UnknownStripeEventError) throw error
       logger.error({ err: error, stripeEventId }, 'Stripe event %s failed', stripeEventId)
       await this.markFailed(stripeEventId, error)
       return 'failed'

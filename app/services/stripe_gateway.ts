@@ -38,14 +38,6 @@ export default class StripeGateway {
   }
 
   /**
-   * Options for the few reads made while database locks are held (webhook
-   * handlers fetching the current object): fail fast instead of holding the
-   * user's row through the SDK's timeout and retries. The webhook then fails
-   * and Stripe (or `webhooks:replay`) delivers it again.
-   */
-  static readonly UNDER_LOCK: Stripe.RequestOptions = { maxNetworkRetries: 0, timeout: 5_000 }
-
-  /**
    * Runs a Stripe call; "could not get an answer" becomes StripeUnavailableException
    * (503, nothing changed, retry later), any other error passes through.
    */

@@ -28,6 +28,28 @@ export interface ApplyOptions {
   eventCreated: DateTime
   /** Our user, when the caller knows it (Checkout fulfilment); else metadata.user_id, else the customer. */
   userId?: number
+  /**
+   * When this state was read from Stripe (our clock, taken before the request).
+   * Stripe's times are whole seconds: of two states stamped with the same
+   * second, the one read later wins.
+   */
+  fetchedAt?: DateTime
+  /** The user's other live subscriptions as Stripe held them (read by `fetchState`, before any lock). */
+  others?: ReadonlyMap<string, Stripe.Subscription | null>
+}
+
+/**
+ * A subscription as read from Stripe before any transaction is opened, with
+ * what `apply` may need to settle (the user's other live subscriptions).
+ */
+export interface FetchedSubscription {
+  id: string
+  /** Stripe's current state; the event's copy when Stripe no longer has it; null when neither. */
+  subscription: Stripe.Subscription | null
+  /** True when `subscription` is Stripe's answer (not the event's copy). */
+  current: boolean
+  fetchedAt: DateTime
+  others: ReadonlyMap<string, Stripe.Subscription | null>
 }
 
 /** What the API and the billing page show of a user's Premium. */
@@ -172,10 +194,10 @@ export default class SubscriptionService {
 
     if (row) {
       // Invariant 8: an older state never overwrites a newer one, and an ended subscription stays ended.
-      if (eventCreated < row.stripeUpdatedAt) return row
+      if (SubscriptionService.isOlder(row, eventCreated, options.fetchedAt)) return row
       if (row.hasEnded && !isTerminal(subscription.status)) return row
     } else if (!isTerminal(subscription.status)) {
-      await this.settleOtherLiveSubscription(owner, subscription, trx)
+      await this.settleOtherLiveSubscription(owner, subscription, trx, options.others)
     }
 
     const item = subscription.items.data[0]
@@ -198,6 +220,7 @@ export default class SubscriptionService {
       pastDueSince: status === 'past_due' ? (wasPastDueSince ?? eventCreated) : null,
       stripeUpdatedAt:
         row && row.stripeUpdatedAt > eventCreated ? row.stripeUpdatedAt : eventCreated,
+      stripeFetchedAt: options.fetchedAt ?? row?.stripeFetchedAt ?? null,
     }
     if (row) {
       row.merge(values)
@@ -212,33 +235,66 @@ export default class SubscriptionService {
   }
 
   /**
-   * Webhook path: applies the subscription's current state as Stripe holds it
-   * now, retrieved after taking the user's row lock (so of two handlers the
-   * later one always applies the fresher state), guarded by the event's
-   * `created`. Falls back to the event's object when Stripe no longer has it.
+   * Whether a state stamped (`eventCreated`, `fetchedAt`) is older than what
+   * the row holds: an earlier second, or the same second read earlier.
    */
-  async applyCurrent(
-    reference: Stripe.Subscription | string,
-    options: ApplyOptions
-  ): Promise<Subscription | null> {
-    const { trx } = options
-    const id = typeof reference === 'string' ? reference : reference.id
-    let hint: Stripe.Subscription | null = typeof reference === 'string' ? null : reference
-    const known = await Subscription.query({ client: trx })
-      .where('stripe_subscription_id', id)
-      .first()
-    if (!known && !hint) hint = await this.retrieve(id)
-    if (!known && (!hint || hint.metadata?.kind !== 'premium')) return null
+  static isOlder(row: Subscription, eventCreated: DateTime, fetchedAt?: DateTime) {
+    if (eventCreated < row.stripeUpdatedAt) return true
+    return (
+      eventCreated.equals(row.stripeUpdatedAt) &&
+      fetchedAt !== undefined &&
+      row.stripeFetchedAt !== null &&
+      fetchedAt < row.stripeFetchedAt
+    )
+  }
 
-    const ownerId =
-      known?.userId ??
-      (await this.resolveUserId(hint!, SubscriptionService.customerId(hint!), options))
-    if (ownerId) {
-      await User.query({ client: trx }).where('id', ownerId).forUpdate().first()
+  /**
+   * Reads a subscription's current state from Stripe, before any transaction
+   * or lock (webhook handlers apply Stripe's state, not the event's possibly
+   * stale copy), and the user's other live subscriptions that `apply` may
+   * have to settle. Falls back to the event's copy when Stripe no longer has
+   * it. Writes nothing.
+   */
+  async fetchState(reference: Stripe.Subscription | string): Promise<FetchedSubscription> {
+    const id = typeof reference === 'string' ? reference : reference.id
+    const fetchedAt = DateTime.utc()
+    const current = await this.retrieve(id)
+    const subscription = current ?? (typeof reference === 'string' ? null : reference)
+    const others = new Map<string, Stripe.Subscription | null>()
+    if (subscription && !isTerminal(subscription.status)) {
+      const known = await Subscription.findBy('stripeSubscriptionId', id)
+      const ownerId =
+        known?.userId ??
+        (await this.resolveUserId(subscription, SubscriptionService.customerId(subscription)))
+      if (ownerId) {
+        const live = await Subscription.query()
+          .where('user_id', ownerId)
+          .where('type', 'premium')
+          .whereNot('stripe_subscription_id', id)
+          .withScopes((scopes) => scopes.live())
+        for (const other of live) {
+          others.set(other.stripeSubscriptionId, await this.retrieve(other.stripeSubscriptionId))
+        }
+      }
     }
-    const fresh = (await this.retrieve(id)) ?? hint
-    if (!fresh) return known
-    return this.apply(fresh, ownerId ? { ...options, userId: ownerId } : options)
+    return { id, subscription, current: current !== null, fetchedAt, others }
+  }
+
+  /**
+   * Applies what `fetchState` read, inside the caller's transaction, guarded
+   * by `eventCreated` and the read time (see `apply`).
+   */
+  async applyState(state: FetchedSubscription, options: ApplyOptions) {
+    if (!state.subscription) {
+      return Subscription.query({ client: options.trx })
+        .where('stripe_subscription_id', state.id)
+        .first()
+    }
+    return this.apply(state.subscription, {
+      ...options,
+      fetchedAt: state.current ? state.fetchedAt : undefined,
+      others: state.others,
+    })
   }
 
   /**
@@ -369,12 +425,9 @@ export default class SubscriptionService {
         if (live) {
           // Our mirror may lag (an ended subscription whose event has not arrived): refresh it first.
           const stale = live
+          const state = await this.fetchState(stale.stripeSubscriptionId)
           await db.transaction((trx) =>
-            this.applyCurrent(stale.stripeSubscriptionId, {
-              trx,
-              eventCreated: stale.stripeUpdatedAt,
-              userId: user.id,
-            })
+            this.applyState(state, { trx, eventCreated: stale.stripeUpdatedAt, userId: user.id })
           )
           live = await this.liveSubscription(user)
         }
@@ -414,6 +467,7 @@ export default class SubscriptionService {
   async cancel(user: User) {
     const row = await this.requireLive(user)
     if (row.cancelAtPeriodEnd) return this.current(user)
+    const calledAt = DateTime.utc()
     const updated = await this.call(() =>
       this.gateway.client.subscriptions.update(
         row.stripeSubscriptionId,
@@ -421,7 +475,7 @@ export default class SubscriptionService {
         { idempotencyKey: this.key(row, 'cancel_at_period_end') }
       )
     )
-    await this.applyOwn(updated, row)
+    await this.applyOwn(updated, row, calledAt)
     return this.current(user)
   }
 
@@ -433,6 +487,7 @@ export default class SubscriptionService {
         'Your Premium subscription is not set to cancel, so there is nothing to resume.'
       )
     }
+    const calledAt = DateTime.utc()
     const updated = await this.call(() =>
       this.gateway.client.subscriptions.update(
         row.stripeSubscriptionId,
@@ -440,13 +495,14 @@ export default class SubscriptionService {
         { idempotencyKey: this.key(row, 'resume') }
       )
     )
-    await this.applyOwn(updated, row)
+    await this.applyOwn(updated, row, calledAt)
     return this.current(user)
   }
 
   /** Cancels at once: Premium ends now (no refund of the running period). */
   async cancelNow(user: User) {
     const row = await this.requireLive(user)
+    const calledAt = DateTime.utc()
     const canceled = await this.call(() =>
       this.gateway.client.subscriptions.cancel(
         row.stripeSubscriptionId,
@@ -454,7 +510,7 @@ export default class SubscriptionService {
         { idempotencyKey: `studio:subscription:${row.id}:cancel_now` }
       )
     )
-    await this.applyOwn(canceled, row)
+    await this.applyOwn(canceled, row, calledAt)
     return this.current(user)
   }
 
@@ -474,14 +530,10 @@ export default class SubscriptionService {
     return session.url
   }
 
-  /** Retrieves the subscription from Stripe (webhook handlers apply the current state, not the event's). */
+  /** Retrieves the subscription from Stripe; null when Stripe does not know it. Never called under a lock. */
   async retrieve(id: string): Promise<Stripe.Subscription | null> {
     try {
-      return await this.gateway.client.subscriptions.retrieve(
-        id,
-        undefined,
-        StripeGateway.UNDER_LOCK
-      )
+      return await this.gateway.client.subscriptions.retrieve(id)
     } catch (error) {
       if (StripeGateway.isUnavailable(error)) throw StripeUnavailableException.fromError(error)
       if (error instanceof Error && 'statusCode' in error && error.statusCode === 404) return null
@@ -490,18 +542,24 @@ export default class SubscriptionService {
   }
 
   /**
-   * Applies a state Stripe just answered with to one of our calls, stamped with
-   * what the row holds now (no bump), so the webhook of this very change still
-   * applies when it arrives. Known gap: a webhook of a change made in Stripe
-   * after our call, processed before this line, would be overwritten until the
-   * next event; stamping our own answers safely needs Stripe's own time.
+   * Applies the state Stripe answered one of our calls with (cancel, resume,
+   * cancel now). Stripe's answer carries no time of its own, so it is stamped
+   * with the second the row already holds (the webhook of this very change,
+   * a later second, still applies when it arrives) and read at `calledAt`,
+   * the moment before our call: a state the row got from a read made after
+   * that (a webhook of a later change, processed meanwhile) is kept.
    */
-  protected async applyOwn(subscription: Stripe.Subscription, row: Subscription) {
+  protected async applyOwn(
+    subscription: Stripe.Subscription,
+    row: Subscription,
+    calledAt: DateTime
+  ) {
     await db.transaction(async (trx) => {
       const current = await Subscription.query({ client: trx }).where('id', row.id).firstOrFail()
       await this.apply(subscription, {
         trx,
         eventCreated: current.stripeUpdatedAt,
+        fetchedAt: calledAt,
         userId: row.userId,
       })
     })
@@ -516,11 +574,18 @@ export default class SubscriptionService {
   protected async settleOtherLiveSubscription(
     owner: User,
     incoming: Stripe.Subscription,
-    trx: TransactionClientContract
+    trx: TransactionClientContract,
+    others: ReadonlyMap<string, Stripe.Subscription | null> = new Map()
   ) {
     const other = await this.liveSubscription(owner, trx)
     if (!other || other.stripeSubscriptionId === incoming.id) return
-    const fresh = await this.retrieve(other.stripeSubscriptionId)
+    if (!others.has(other.stripeSubscriptionId)) {
+      // Read before the lock by fetchState; one that appeared since is read on the retry.
+      throw new Error(
+        `User ${owner.id}'s live subscription ${other.stripeSubscriptionId} was not read from Stripe before ${incoming.id} was applied; retry`
+      )
+    }
+    const fresh = others.get(other.stripeSubscriptionId) ?? null
     if (fresh && isTerminal(fresh.status)) {
       other.merge({
         status: knownStatus(fresh.status),
@@ -542,12 +607,12 @@ export default class SubscriptionService {
   protected async resolveUserId(
     subscription: Stripe.Subscription,
     customerId: string,
-    options: ApplyOptions
+    options: Partial<ApplyOptions> = {}
   ): Promise<number | null> {
     if (options.userId) return options.userId
     const fromMetadata = Number(subscription.metadata?.user_id)
     if (Number.isSafeInteger(fromMetadata) && fromMetadata > 0) return fromMetadata
-    const byCustomer = await User.query({ client: options.trx })
+    const byCustomer = await User.query(options.trx ? { client: options.trx } : {})
       .where('stripe_customer_id', customerId)
       .first()
     return byCustomer?.id ?? null

@@ -4,28 +4,41 @@ import type Stripe from 'stripe'
 import CheckoutService from '#services/checkout_service'
 import PurchaseRefundService from '#services/purchase_refund_service'
 import { fromStripeTime } from '#support/stripe_time'
-import type { HandlerTable, WebhookHandler } from './types.js'
+import type { FetchedSubscription } from '#services/subscription_service'
+import { defineHandler, type HandlerTable } from './types.js'
 
-/** Completed or paid later: grant once through the shared `fulfil` (a mismatch throws and fails the event). */
-const fulfil: WebhookHandler = async ({ event, trx }) => {
-  const session = event.data.object as Stripe.Checkout.Session
-  if (!CheckoutService.isOurs(session)) return
-  const checkout = await app.container.make(CheckoutService)
-  const result = await checkout.fulfil(session, {
-    trx,
-    eventCreated: fromStripeTime(event.created),
-    source: 'webhook',
-  })
-  logger.info({ session: session.id, event: event.id, ...result }, 'checkout fulfilment')
-}
+/**
+ * Completed or paid later: grant once through the shared `fulfil` (a mismatch
+ * throws and fails the event). A Premium session's subscription is read first.
+ */
+const fulfil = defineHandler<FetchedSubscription | null>({
+  fetch: async (event) => {
+    const session = event.data.object as Stripe.Checkout.Session
+    if (!CheckoutService.isOurs(session)) return null
+    const checkout = await app.container.make(CheckoutService)
+    return checkout.prefetch(session)
+  },
+  apply: async ({ event, trx }, subscription) => {
+    const session = event.data.object as Stripe.Checkout.Session
+    if (!CheckoutService.isOurs(session)) return
+    const checkout = await app.container.make(CheckoutService)
+    const result = await checkout.fulfilIn(session, subscription, trx, {
+      eventCreated: fromStripeTime(event.created),
+      source: 'webhook',
+    })
+    logger.info({ session: session.id, event: event.id, ...result }, 'checkout fulfilment')
+  },
+})
 
 /** The asynchronous payment failed: a pending purchase becomes failed; nothing is granted. */
-const asyncPaymentFailed: WebhookHandler = async ({ event, trx }) => {
-  const session = event.data.object as Stripe.Checkout.Session
-  if (!CheckoutService.isOurs(session)) return
-  const checkout = await app.container.make(CheckoutService)
-  await checkout.markFailed(session, { trx })
-}
+const asyncPaymentFailed = defineHandler({
+  apply: async ({ event, trx }) => {
+    const session = event.data.object as Stripe.Checkout.Session
+    if (!CheckoutService.isOurs(session)) return
+    const checkout = await app.container.make(CheckoutService)
+    await checkout.markFailed(session, { trx })
+  },
+})
 
 /**
  * Handled on purpose, and changes nothing: fulfilment belongs to the Checkout
@@ -33,28 +46,38 @@ const asyncPaymentFailed: WebhookHandler = async ({ event, trx }) => {
  * a pending purchase by user and amount could pin one session's payment on
  * another purchase.
  */
-const paymentIntentSucceeded: WebhookHandler = async () => {}
+const paymentIntentSucceeded = defineHandler({ apply: async () => {} })
 
-const chargeRefunded: WebhookHandler = async ({ event, trx }) => {
-  const charge = event.data.object as Stripe.Charge
-  const previous = event.data.previous_attributes as Partial<Stripe.Charge> | undefined
-  const outcome = await new PurchaseRefundService().chargeRefunded(charge, {
-    trx,
-    previousAmountRefunded: previous?.amount_refunded ?? null,
-    at: fromStripeTime(event.created),
-  })
-  if (outcome.purchase !== 'none') logger.info({ charge: charge.id, ...outcome }, 'refund applied')
-}
+/** What the payment bought is read first when the charge does not say (see purchaseKindOf). */
+const chargeRefunded = defineHandler<string | null>({
+  fetch: (event) => PurchaseRefundService.purchaseKindOf(event.data.object as Stripe.Charge),
+  apply: async ({ event, trx }, kind) => {
+    const charge = event.data.object as Stripe.Charge
+    const previous = event.data.previous_attributes as Partial<Stripe.Charge> | undefined
+    const outcome = await new PurchaseRefundService().chargeRefunded(charge, {
+      trx,
+      kind,
+      previousAmountRefunded: previous?.amount_refunded ?? null,
+      at: fromStripeTime(event.created),
+    })
+    if (outcome.purchase !== 'none')
+      logger.info({ charge: charge.id, ...outcome }, 'refund applied')
+  },
+})
 
-const disputeCreated: WebhookHandler = async ({ event, trx }) => {
-  const dispute = event.data.object as Stripe.Dispute
-  const outcome = await new PurchaseRefundService().disputeCreated(dispute, {
-    trx,
-    at: fromStripeTime(event.created),
-  })
-  if (outcome.purchase !== 'none')
-    logger.info({ dispute: dispute.id, ...outcome }, 'dispute applied')
-}
+const disputeCreated = defineHandler<string | null>({
+  fetch: (event) => PurchaseRefundService.purchaseKindOf(event.data.object as Stripe.Dispute),
+  apply: async ({ event, trx }, kind) => {
+    const dispute = event.data.object as Stripe.Dispute
+    const outcome = await new PurchaseRefundService().disputeCreated(dispute, {
+      trx,
+      kind,
+      at: fromStripeTime(event.created),
+    })
+    if (outcome.purchase !== 'none')
+      logger.info({ dispute: dispute.id, ...outcome }, 'dispute applied')
+  },
+})
 
 /** Checkout, payments, credits and deploy slots. */
 export const checkoutHandlers: HandlerTable = {

@@ -1,21 +1,8 @@
 import app from '@adonisjs/core/services/app'
 import type Stripe from 'stripe'
-import SubscriptionService from '#services/subscription_service'
+import SubscriptionService, { type FetchedSubscription } from '#services/subscription_service'
 import { fromStripeTime } from '#support/stripe_time'
-import type { HandlerTable, WebhookContext } from './types.js'
-
-/**
- * Applies the subscription as Stripe holds it now (not the event's possibly
- * stale copy), guarded by the event's `created`: duplicates and late or
- * out-of-order deliveries converge on Stripe's current state.
- */
-async function applySubscription(context: WebhookContext, reference: Stripe.Subscription | string) {
-  const subscriptions = await app.container.make(SubscriptionService)
-  await subscriptions.applyCurrent(reference, {
-    trx: context.trx,
-    eventCreated: fromStripeTime(context.event.created),
-  })
-}
+import { defineHandler, type HandlerTable } from './types.js'
 
 /** The subscription an invoice belongs to, if it is a subscription invoice. */
 function invoiceSubscription(invoice: Stripe.Invoice): string | null {
@@ -24,9 +11,31 @@ function invoiceSubscription(invoice: Stripe.Invoice): string | null {
   return typeof reference === 'string' ? reference : reference.id
 }
 
-async function onSubscriptionEvent(context: WebhookContext) {
-  await applySubscription(context, context.event.data.object as Stripe.Subscription)
+/**
+ * Applies a subscription as Stripe holds it (read before the transaction),
+ * not the event's possibly stale copy, guarded by the event's `created` and
+ * the read time: duplicates and late or out-of-order deliveries converge on
+ * Stripe's current state.
+ */
+function subscriptionHandler(
+  reference: (event: Stripe.Event) => Stripe.Subscription | string | null
+) {
+  return defineHandler<FetchedSubscription | null>({
+    fetch: async (event) => {
+      const target = reference(event)
+      if (!target) return null
+      const subscriptions = await app.container.make(SubscriptionService)
+      return subscriptions.fetchState(target)
+    },
+    apply: async ({ event, trx }, state) => {
+      if (!state) return
+      const subscriptions = await app.container.make(SubscriptionService)
+      await subscriptions.applyState(state, { trx, eventCreated: fromStripeTime(event.created) })
+    },
+  })
 }
+
+const onSubscriptionEvent = subscriptionHandler((event) => event.data.object as Stripe.Subscription)
 
 /**
  * invoice.paid (a past_due subscription recovering, a renewal) and
@@ -34,10 +43,9 @@ async function onSubscriptionEvent(context: WebhookContext) {
  * matters; nothing else is recorded for Premium invoices. Invoices without a
  * subscription, or of subscriptions that are not Premium, are left alone.
  */
-async function onSubscriptionInvoice(context: WebhookContext) {
-  const subscription = invoiceSubscription(context.event.data.object as Stripe.Invoice)
-  if (subscription) await applySubscription(context, subscription)
-}
+const onSubscriptionInvoice = subscriptionHandler((event) =>
+  invoiceSubscription(event.data.object as Stripe.Invoice)
+)
 
 /** Premium subscriptions and their invoices. */
 export const subscriptionHandlers: HandlerTable = {

@@ -1,6 +1,7 @@
 import { useEffect, useRef, useState } from 'react'
 import { Form, Head, Link } from '@inertiajs/react'
 import { formatCents, formatDate } from '~/lib/format.js'
+import CheckoutButton from '~/components/checkout_button.js'
 
 // Type aliases, not interfaces: page props must be plain JSON records.
 type Limits = { projects: number; deploys: number }
@@ -80,27 +81,6 @@ function plural(count: number, word: string) {
 function formatDateTime(iso: string) {
   return new Intl.DateTimeFormat('en-US', { dateStyle: 'medium', timeStyle: 'short' }).format(
     new Date(iso)
-  )
-}
-
-/** One Buy button: posts the purchase; the server answers with Stripe Checkout's URL. */
-function BuyButton(props: { kind: string; packageKey?: string; label: string; primary?: boolean }) {
-  return (
-    <Form action="/billing/checkout" method="post">
-      {({ processing }) => (
-        <>
-          <input type="hidden" name="kind" value={props.kind} />
-          {props.packageKey ? <input type="hidden" name="packageKey" value={props.packageKey} /> : null}
-          <button
-            type="submit"
-            className={`button ${props.primary ? 'button-primary' : 'button-secondary'} button-block`}
-            disabled={processing}
-          >
-            {processing ? 'Opening checkout…' : props.label}
-          </button>
-        </>
-      )}
-    </Form>
   )
 }
 
@@ -195,7 +175,7 @@ function SubscriptionCard(props: Pick<Props, 'plan' | 'subscription' | 'offers' 
           <a href="/plans">Compare plans</a>.
         </p>
         <p className="price">{price}</p>
-        <BuyButton kind="premium" label="Upgrade to Premium" primary />
+        <CheckoutButton block kind="premium" label="Upgrade to Premium" primary />
       </section>
     )
   }
@@ -315,7 +295,7 @@ function CreditsModal(props: { packages: Props['offers']['creditPackages']; curr
               <strong className="package-name">{pack.key[0].toUpperCase() + pack.key.slice(1)}</strong>
               <span className="muted small">{pack.amountCents.toLocaleString('en-US')} credits</span>
             </div>
-            <BuyButton
+            <CheckoutButton block
               kind="credits"
               packageKey={pack.key}
               label={`Buy ${formatCents(pack.amountCents, props.currency)} of credits`}
@@ -486,7 +466,7 @@ export default function Billing(props: Props) {
             One more project deployed at the same time, for good: {formatCents(offers.deploySlot.amountCents, currency)}{' '}
             once.
           </p>
-          <BuyButton kind="deploy_slot" label="Buy a deploy slot" />
+          <CheckoutButton block kind="deploy_slot" label="Buy a deploy slot" />
         </section>
       </div>
 

@@ -1,5 +1,6 @@
-import { Form, Head, Link } from '@inertiajs/react'
+import { Head, Link } from '@inertiajs/react'
 import { formatCents } from '~/lib/format.js'
+import CheckoutButton from '~/components/checkout_button.js'
 
 // A type alias, not an interface: page props must be plain JSON records.
 type Limits = {
@@ -78,16 +79,7 @@ export default function Plans({ currency, premium, limits, deploySlotCents, cred
           {currentPlan === 'premium' ? (
             <p className="badge badge-premium">Your plan</p>
           ) : currentPlan === 'free' ? (
-            <Form action="/billing/checkout" method="post">
-              {({ processing }) => (
-                <>
-                  <input type="hidden" name="kind" value="premium" />
-                  <button type="submit" className="button button-primary button-block" disabled={processing}>
-                    {processing ? 'Opening checkout…' : 'Upgrade to Premium'}
-                  </button>
-                </>
-              )}
-            </Form>
+            <CheckoutButton kind="premium" label="Upgrade to Premium" primary block />
           ) : (
             <Link href="/register" className="button button-primary button-block">
               Create an account

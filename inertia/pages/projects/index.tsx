@@ -2,6 +2,7 @@ import { useEffect, useRef, useState, type ReactNode } from 'react'
 import { Form, Head, Link } from '@inertiajs/react'
 import type { Data } from '@generated/data.js'
 import { formatCents, formatDate } from '~/lib/format.js'
+import CheckoutButton from '~/components/checkout_button.js'
 
 type Plan = 'free' | 'premium'
 
@@ -204,27 +205,6 @@ function ProjectLimitBanner({ limits, premium }: Pick<Props, 'limits' | 'premium
   )
 }
 
-/** Starts a Checkout (the server answers with Stripe's page). */
-function CheckoutButton(props: { kind: 'premium' | 'deploy_slot'; label: string; primary?: boolean }) {
-  return (
-    <Form action="/billing/checkout" method="post">
-      {({ processing }) => (
-        <>
-          <input type="hidden" name="kind" value={props.kind} />
-          <button
-            type="submit"
-            className={`button ${props.primary ? 'button-primary' : 'button-secondary'}`}
-            disabled={processing}
-            autoFocus={props.primary}
-          >
-            {processing ? 'Opening checkout…' : props.label}
-          </button>
-        </>
-      )}
-    </Form>
-  )
-}
-
 /** Shown when the last action hit a limit: which one, why, and the ways past it. */
 function UpgradeModal(
   props: Pick<Props, 'premium' | 'deploySlot' | 'currency' | 'limits'> & { hit: LimitHit; onClose: () => void }
@@ -271,8 +251,8 @@ function UpgradeModal(
         )}
       </div>
       <div className="modal-actions">
-        {isFree ? <CheckoutButton kind="premium" label="Upgrade to Premium" primary /> : null}
-        {deploys ? <CheckoutButton kind="deploy_slot" label="Buy a deploy slot" primary={!isFree} /> : null}
+        {isFree ? <CheckoutButton kind="premium" label="Upgrade to Premium" primary autoFocus /> : null}
+        {deploys ? <CheckoutButton kind="deploy_slot" label="Buy a deploy slot" primary={!isFree} autoFocus={!isFree} /> : null}
         <button type="button" className="button button-ghost" onClick={onClose}>
           Close
         </button>

@@ -40,7 +40,11 @@ test.group('Billing: starting a checkout', (group) => {
     assert.equal(session.mode, 'subscription')
     assert.equal(session.customer, user.stripeCustomerId)
     assert.equal(session.client_reference_id, String(user.id))
-    assert.deepEqual(session.metadata, { kind: 'premium', user_id: String(user.id) })
+    assert.deepEqual(session.metadata, {
+      kind: 'premium',
+      user_id: String(user.id),
+      price_cents: String(billingConfig.premium.priceCents),
+    })
     assert.equal(session.amount_total, billingConfig.premium.priceCents)
     assert.equal(session.line_items?.data[0].price?.recurring?.interval, 'month')
     assert.equal(
@@ -78,10 +82,115 @@ test.group('Billing: starting a checkout', (group) => {
       kind: 'credits',
       user_id: String(user.id),
       package_key: pack.key,
+      price_cents: String(pack.amountCents),
     })
     const slotSession = await stripe.checkout.sessions.retrieve(slot.body().data.id)
     assert.equal(slotSession.amount_total, billingConfig.deploySlot.priceCents)
-    assert.deepEqual(slotSession.metadata, { kind: 'deploy_slot', user_id: String(user.id) })
+    assert.deepEqual(slotSession.metadata, {
+      kind: 'deploy_slot',
+      user_id: String(user.id),
+      price_cents: String(billingConfig.deploySlot.priceCents),
+    })
+  })
+
+  test('the same purchase form sent twice reaches one Checkout; once paid, it is refused', async ({
+    client,
+    assert,
+  }) => {
+    const user = await UserFactory.create()
+    const post = (body: Record<string, string>) =>
+      client
+        .post('/api/billing/checkout')
+        .json({ kind: 'credits', packageKey: 'small', ...body })
+        .loginAs(user)
+        .withCsrfToken()
+
+    // A double click: two requests with the form's key, at once and again after.
+    const [first, second] = await Promise.all([
+      post({ requestKey: 'form-key-0001' }),
+      post({ requestKey: 'form-key-0001' }),
+    ])
+    const third = await post({ requestKey: 'form-key-0001' })
+    for (const response of [first, second, third]) response.assertStatus(201)
+    const id = first.body().data.id
+    assert.equal(second.body().data.id, id)
+    assert.equal(third.body().data.id, id)
+    await user.refresh()
+    const listed = await stripeClient().checkout.sessions.list({
+      customer: user.stripeCustomerId!,
+      limit: 100,
+    })
+    assert.deepEqual(
+      listed.data.map((session) => session.id),
+      [id]
+    )
+
+    // The same key for another package, or another key: another purchase.
+    const large = await post({ requestKey: 'form-key-0001', packageKey: 'large' })
+    const other = await post({ requestKey: 'form-key-0002' })
+    assert.notEqual(large.body().data.id, id)
+    assert.notEqual(other.body().data.id, id)
+
+    // The API's Idempotency-Key header works the same way.
+    const viaHeader = () =>
+      client
+        .post('/api/billing/credits/purchase')
+        .json({ package: 'medium' })
+        .header('Idempotency-Key', 'api-key-0001')
+        .loginAs(user)
+        .withCsrfToken()
+    const [one, two] = [await viaHeader(), await viaHeader()]
+    assert.equal(one.body().data.id, two.body().data.id)
+
+    // Once paid, the same form is refused instead of opening a second payment.
+    const { completeCheckoutSession } =
+      await import('../../../sandbox/stripe/resources/checkout_sessions.js')
+    const { error } = completeCheckoutSession(stripeSandbox().context, id, {
+      card: { number: '4242424242424242', exp_month: 12, exp_year: 2034, cvc: '123' },
+    })
+    assert.isNull(error ?? null)
+    const again = await post({ requestKey: 'form-key-0001' })
+    again.assertStatus(409)
+    assert.equal(again.body().code, 'E_CHECKOUT_CONFLICT')
+    assert.match(again.body().error, /already paid\. Reload the page to buy again/)
+
+    // A malformed key is a 422 naming the field; nothing is created.
+    const before = await stripeClient().checkout.sessions.list({
+      customer: user.stripeCustomerId!,
+      limit: 100,
+    })
+    const bad = await post({ requestKey: 'not a key!' })
+    bad.assertStatus(422)
+    assert.equal(bad.body().errors[0].field, 'requestKey')
+    const after = await stripeClient().checkout.sessions.list({
+      customer: user.stripeCustomerId!,
+      limit: 100,
+    })
+    assert.equal(after.data.length, before.data.length)
+  })
+
+  test('the pages give each render a purchase key that their forms send', async ({
+    client,
+    assert,
+  }) => {
+    const user = await UserFactory.create()
+    const page = () => client.get('/billing').loginAs(user).withInertia()
+    const [one, two] = [await page(), await page()]
+    const key = one.inertiaProps.purchaseKey as string
+    assert.match(key, /^[A-Za-z0-9_-]{8,100}$/)
+    assert.notEqual(two.inertiaProps.purchaseKey, key)
+
+    const submit = () =>
+      client
+        .post('/billing/checkout')
+        .form({ kind: 'deploy_slot', requestKey: key })
+        .loginAs(user)
+        .withCsrfToken()
+        .withInertia()
+        .redirects(0)
+    const [first, second] = [await submit(), await submit()]
+    assert.equal(first.header('x-inertia-location'), second.header('x-inertia-location'))
+    assert.match(first.header('x-inertia-location') ?? '', /\/c\/pay\/cs_test_/)
   })
 
   test('refuses an unknown kind or credit package with a clear error', async ({

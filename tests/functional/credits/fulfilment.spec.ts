@@ -197,6 +197,55 @@ test.group('Credits: Checkout fulfilment', (group) => {
     assert.match(page.inertiaProps.fulfilment.message, /Nothing was granted/)
   })
 
+  test('a price changed while a Checkout is open: the quoted price is honoured, a session off its quote is refused', async ({
+    client,
+    assert,
+  }) => {
+    const user = await buyer()
+    const quoted = medium.amountCents
+    const id = await startCredits(client, user, 'medium')
+    // The operator raises the price while the user is on Stripe's page.
+    medium.amountCents = quoted + 700
+    try {
+      await pay(id)
+      const [purchase] = await creditPurchases(user)
+      assert.equal(purchase.status, 'paid')
+      assert.equal(Number(purchase.amount_cents), quoted)
+      assert.equal(Number(purchase.credits_cents), quoted)
+      await assertBalance(assert, user, quoted)
+
+      // A session whose amount is not the price quoted in its metadata is refused.
+      await user.refresh()
+      const stripe = stripeClient()
+      const offQuote = await stripe.checkout.sessions.create({
+        mode: 'payment',
+        customer: user.stripeCustomerId!,
+        success_url: 'http://127.0.0.1/success',
+        line_items: [
+          {
+            quantity: 1,
+            price_data: { currency: 'usd', unit_amount: 300, product_data: { name: 'Credits' } },
+          },
+        ],
+        metadata: {
+          kind: 'credits',
+          user_id: String(user.id),
+          package_key: 'medium',
+          price_cents: String(quoted),
+        },
+      })
+      await pay(offQuote.id)
+      const [completed] = eventsFor('checkout.session.completed', offQuote.id)
+      const row = await stripeEvent(completed.id)
+      assert.equal(row?.status, 'failed')
+      assert.match(row?.last_error ?? '', new RegExp(`amount 300 \\(expected ${quoted}\\)`))
+      assert.lengthOf(await creditPurchases(user), 1)
+      await assertBalance(assert, user, quoted)
+    } finally {
+      medium.amountCents = quoted
+    }
+  })
+
   test('an unpaid or open session grants nothing', async ({ client, assert }) => {
     const user = await buyer()
     const id = await startCredits(client, user, 'small')

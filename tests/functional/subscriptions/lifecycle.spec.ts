@@ -7,6 +7,8 @@ import Subscription from '#models/subscription'
 import StripeEvent from '#models/stripe_event'
 import SubscriptionService from '#services/subscription_service'
 import CheckoutService from '#services/checkout_service'
+import StripeGateway from '#services/stripe_gateway'
+import { type DateTime } from 'luxon'
 import { UserFactory } from '#database/factories/user_factory'
 import billingConfig from '#config/billing'
 import { flashed } from '#tests/support/http'
@@ -486,6 +488,68 @@ test.group('Subscriptions: late, reordered and repeated events', (group) => {
     assert.deepEqual(
       retried.map((event) => `${event.type} ${event.status} ${event.lastError}`),
       []
+    )
+  })
+
+  test('a change made in Stripe just after our own cancel is kept, not overwritten by our call’s answer', async ({
+    client,
+    assert,
+  }) => {
+    const user = await UserFactory.create()
+    const id = await subscribe(client, user)
+    const gateway = await app.container.make(StripeGateway)
+    const resources = gateway.client.subscriptions
+    const update = resources.update
+    // Stripe answers our cancel; before that answer is applied, the user resumes in the
+    // portal and that change's webhooks are processed.
+    resources.update = (async (...args: Parameters<typeof update>) => {
+      const answer = await update.apply(resources, args)
+      await stripeClient().subscriptions.update(id, { cancel_at_period_end: false })
+      await settle()
+      return answer
+    }) as typeof update
+    try {
+      const response = await client
+        .post('/api/billing/cancel')
+        .json({ mode: 'period_end' })
+        .loginAs(user)
+        .withCsrfToken()
+      response.assertStatus(200)
+      assert.isFalse(response.body().data.subscription.cancelAtPeriodEnd)
+    } finally {
+      resources.update = update
+    }
+    await settle()
+    const [stripeSide, ours] = [await remote(id), await row(id)]
+    assert.isFalse(stripeSide.cancel_at_period_end)
+    assert.isFalse(ours.cancelAtPeriodEnd)
+  })
+
+  test('of two states stamped with the same second, the one read from Stripe later wins', async ({
+    client,
+    assert,
+  }) => {
+    const user = await UserFactory.create()
+    const id = await subscribe(client, user)
+    const held = await row(id)
+    assert.isNotNull(held.stripeFetchedAt)
+    const active = await stripeClient().subscriptions.retrieve(id)
+    const cancelling = { ...active, cancel_at_period_end: true }
+    const subscriptions = await app.container.make(SubscriptionService)
+    const applyAt = (fetchedAt: DateTime) =>
+      db.transaction((trx) =>
+        subscriptions.apply(cancelling, { trx, eventCreated: held.stripeUpdatedAt, fetchedAt })
+      )
+
+    await applyAt(held.stripeFetchedAt!.minus({ milliseconds: 1 }))
+    const before = await row(id)
+    assert.isFalse(before.cancelAtPeriodEnd)
+    await applyAt(held.stripeFetchedAt!.plus({ milliseconds: 1 }))
+    const after = await row(id)
+    assert.isTrue(after.cancelAtPeriodEnd)
+    assert.equal(
+      after.stripeFetchedAt!.toMillis(),
+      held.stripeFetchedAt!.plus({ milliseconds: 1 }).toMillis()
     )
   })
 

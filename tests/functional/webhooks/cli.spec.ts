@@ -2,11 +2,11 @@ import { test } from '@japa/runner'
 import { runCli } from '#tests/support/cli'
 import db from '@adonisjs/lucid/services/db'
 import StripeEvent from '#models/stripe_event'
-import type { WebhookHandler } from '#services/webhooks/types'
 import { truncate } from '#tests/support/database'
 import { stripeSandbox } from '#tests/support/stripe'
 import {
   TEST_EVENT_TYPE,
+  applyOnly,
   renameUserFromCustomer,
   withTestHandler,
 } from '#tests/support/webhook_test_handlers'
@@ -60,10 +60,10 @@ test.group('CLI: webhooks', (group) => {
     const scenario = await renamedCustomer(name)
     userIds.push(scenario.user.id)
     const body = eventBytes(scenario.event)
-    const exploding: WebhookHandler = async (context) => {
-      await renameUserFromCustomer(context)
+    const exploding = applyOnly(async (context) => {
+      await renameUserFromCustomer.apply(context, undefined)
       throw new Error('ledger unavailable')
-    }
+    })
     await withTestHandler(TEST_EVENT_TYPE, exploding, async () => {
       const response = await postWebhook(body, signed(body))
       if (response.status !== 500) throw new Error(`expected a 500, got ${response.status}`)

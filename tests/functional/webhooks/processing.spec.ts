@@ -3,10 +3,11 @@ import app from '@adonisjs/core/services/app'
 import db from '@adonisjs/lucid/services/db'
 import StripeEvent from '#models/stripe_event'
 import StripeEventService, { UnknownStripeEventError } from '#services/stripe_event_service'
-import type { WebhookHandler } from '#services/webhooks/types'
+import { defineHandler } from '#services/webhooks/types'
 import { appWebhookEndpoint, stripeSandbox } from '#tests/support/stripe'
 import {
   TEST_EVENT_TYPE,
+  applyOnly,
   renameUserFromCustomer,
   withTestHandler,
 } from '#tests/support/webhook_test_handlers'
@@ -44,10 +45,10 @@ test.group('Webhooks: processing once', (group) => {
 
   test('the same event delivered twice is applied once', async ({ assert }) => {
     let calls = 0
-    const counting: WebhookHandler = async (context) => {
+    const counting = applyOnly(async (context) => {
       calls += 1
-      await renameUserFromCustomer(context)
-    }
+      await renameUserFromCustomer.apply(context, undefined)
+    })
     await withTestHandler(TEST_EVENT_TYPE, counting, async () => {
       const { user, event } = await scenario('Renamed once')
       await stripeSandbox().waitForIdle()
@@ -78,11 +79,11 @@ test.group('Webhooks: processing once', (group) => {
     assert,
   }) => {
     let calls = 0
-    const slow: WebhookHandler = async (context) => {
+    const slow = applyOnly(async (context) => {
       calls += 1
       await new Promise((resolve) => setTimeout(resolve, 150))
-      await renameUserFromCustomer(context)
-    }
+      await renameUserFromCustomer.apply(context, undefined)
+    })
     await withTestHandler(TEST_EVENT_TYPE, slow, async () => {
       stripeSandbox().holdWebhooks()
       const { user, event } = await scenario('Renamed in parallel')
@@ -122,13 +123,60 @@ test.group('Webhooks: processing once', (group) => {
     })
   })
 
+  test('a handler reads Stripe before any lock: fetch holds no row, apply gets what it read; a failed read is kept for replay', async ({
+    assert,
+  }) => {
+    stripeSandbox().holdWebhooks()
+    const { user, event } = await scenario('Renamed from the fetch')
+    const body = eventBytes(event)
+    let reads = 0
+    let fail = true
+    const twoPhase = defineHandler<string>({
+      fetch: async (fetchedEvent) => {
+        reads += 1
+        // No transaction is open: the event's and the user's rows can be locked by anyone.
+        await db.transaction(async (trx) => {
+          await trx.rawQuery(
+            'SELECT id FROM stripe_events WHERE stripe_event_id = ? FOR UPDATE NOWAIT',
+            [fetchedEvent.id]
+          )
+          await trx.rawQuery('SELECT id FROM users WHERE id = ? FOR UPDATE NOWAIT', [user.id])
+        })
+        if (fail) throw new Error('Stripe read timed out')
+        return `${(fetchedEvent.data.object as { name: string }).name} (read)`
+      },
+      apply: async ({ trx }, name) => {
+        await trx.from('users').where('id', user.id).update({ full_name: name })
+      },
+    })
+    await withTestHandler(TEST_EVENT_TYPE, twoPhase, async () => {
+      const failed = await postWebhook(body, signed(body))
+      assert.equal(failed.status, 500)
+      const row = await waitForEvent(event.id)
+      assert.equal(row.status, 'failed')
+      assert.equal(row.attempts, 1)
+      assert.match(row.lastError ?? '', /Stripe read timed out/)
+      await user.refresh()
+      assert.equal(user.fullName, 'Before')
+
+      fail = false
+      const service = await app.container.make(StripeEventService)
+      assert.equal(await service.process(event.id), 'processed')
+      await user.refresh()
+      assert.equal(user.fullName, 'Renamed from the fetch (read)')
+      // Done: a later delivery neither reads Stripe nor applies again.
+      assert.equal(await service.process(event.id), 'already')
+      assert.equal(reads, 2)
+    })
+  })
+
   test('a failing handler: 500, row failed with the error, its writes rolled back; a replay applies it', async ({
     assert,
   }) => {
-    const exploding: WebhookHandler = async (context) => {
-      await renameUserFromCustomer(context)
+    const exploding = applyOnly(async (context) => {
+      await renameUserFromCustomer.apply(context, undefined)
       throw new Error('handler exploded halfway')
-    }
+    })
     stripeSandbox().holdWebhooks()
     const { user, event } = await scenario('Renamed after the fix')
     const body = eventBytes(event)
@@ -175,11 +223,11 @@ test.group('Webhooks: processing once', (group) => {
     assert,
   }) => {
     let calls = 0
-    const flaky: WebhookHandler = async (context) => {
+    const flaky = applyOnly(async (context) => {
       calls += 1
-      await renameUserFromCustomer(context)
+      await renameUserFromCustomer.apply(context, undefined)
       if (calls <= 2) throw new Error(`transient failure ${calls}`)
-    }
+    })
     await withTestHandler(TEST_EVENT_TYPE, flaky, async () => {
       const { user, event } = await scenario('Renamed on the third try')
       await stripeSandbox().waitForIdle()
