@@ -18,6 +18,8 @@ import * as customers from './commands/customers.js'
 import * as credits from './commands/credits.js'
 import * as webhooks from './commands/webhooks.js'
 import * as subscriptions from './commands/subscriptions.js'
+import * as payouts from './commands/payouts.js'
+import * as earnings from './commands/earnings.js'
 
 export type CommandContext = {
   app: ApplicationService
@@ -25,7 +27,7 @@ export type CommandContext = {
   setExitCode: (code: number) => void
 }
 
-const COMMANDS = [users, customers, credits, webhooks, subscriptions]
+const COMMANDS = [users, customers, credits, webhooks, subscriptions, payouts, earnings]
 
 export function buildProgram(context: CommandContext) {
   const program = new Command()

@@ -26,6 +26,25 @@ const billingConfig = {
     premium: { projects: env.get('PREMIUM_MAX_PROJECTS'), deploys: env.get('PREMIUM_MAX_DEPLOYS') },
   },
   creatorShareBps: env.get('CREATOR_REVENUE_SHARE'),
+  marketplace: {
+    /**
+     * Days an earning waits before a payout run may pay it (PAYOUT_HOLD_DAYS,
+     * default 7). Longer than the card settlement delay (Stripe: about 2 days,
+     * so the grouped transfer is funded from the available balance) and than
+     * the window in which most refunds are asked for (the first days after a
+     * sale), so a refund usually nets against an unpaid earning instead of
+     * needing a transfer reversal. Later refunds and disputes still work: the
+     * payout run reverses the paid transfer.
+     */
+    payoutHoldDays: env.get('PAYOUT_HOLD_DAYS'),
+    /** Connect onboarding: where Stripe sends the creator back (paths on APP_URL). */
+    onboardingReturnPath: '/creator/payouts?onboarding=done',
+    onboardingRefreshPath: '/creator/payouts/onboarding',
+    /** The most agents' Stripe prices allow (Stripe caps one-time amounts at $999,999.99). */
+    maxPriceCents: 99_999_999,
+    /** Stripe's smallest USD charge. */
+    minPriceCents: 50,
+  },
 }
 
 export type BillingConfig = typeof billingConfig

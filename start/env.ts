@@ -131,6 +131,11 @@ const env = await Env.create(new URL('../', import.meta.url), {
   CREATOR_REVENUE_SHARE: shareBps(9000),
 
   /*
+  | Marketplace payouts: days an earning is held before it can be paid out.
+  */
+  PAYOUT_HOLD_DAYS: count(7),
+
+  /*
   | LiteLLM proxy (spend logs).
   */
   LITELLM_BASE_URL: httpUrl({ optional: true }),

@@ -33,6 +33,21 @@ export default class CreatorPayout extends BaseModel {
   @column()
   declare failureReason: string | null
 
+  /** The Connect account the transfer goes to (fixed when the payout is created). */
+  @column()
+  declare stripeAccountId: string | null
+
+  /** Transfer attempts so far (a rerun after a crash or an outage adds one). */
+  @column()
+  declare attempts: number
+
+  @column.dateTime()
+  declare lastAttemptAt: DateTime | null
+
+  /** Taken back since by transfer reversals (refunds, disputes of its sales). */
+  @column({ consume: bigintColumn.consume })
+  declare reversedCents: number
+
   @column.dateTime()
   declare paidAt: DateTime | null
 
@@ -50,5 +65,24 @@ export default class CreatorPayout extends BaseModel {
 
   get isPaid() {
     return this.status === 'paid'
+  }
+
+  /** Created, transfer not confirmed yet: a run finishes it with the same key. */
+  get isOpen() {
+    return this.status === 'pending' || this.status === 'processing'
+  }
+
+  /** The idempotency key of its transfer, derived from the row (a CHECK pins it). */
+  static keyFor(id: number) {
+    return `studio:payout:${id}`
+  }
+
+  /** The transfer_group that finds its transfer once Stripe has forgotten the key (24 h). */
+  static transferGroupFor(id: number) {
+    return `studio_payout_${id}`
+  }
+
+  get transferGroup() {
+    return CreatorPayout.transferGroupFor(this.id)
   }
 }

@@ -49,6 +49,18 @@ export default class MarketplaceAgent extends BaseModel {
   @column()
   declare isPublished: boolean
 
+  /** Bumped on every price change (a new Stripe price each time). */
+  @column()
+  declare priceVersion: number
+
+  /** The price version Stripe holds; behind `priceVersion` while a sync is due. */
+  @column()
+  declare stripePriceVersion: number | null
+
+  /** Why the last Stripe sync failed (cleared when it succeeds). */
+  @column()
+  declare stripeSyncError: string | null
+
   @column.dateTime({ autoCreate: true })
   declare createdAt: DateTime
 
@@ -78,7 +90,26 @@ export default class MarketplaceAgent extends BaseModel {
     return this.creatorId === null
   }
 
+  /** Whether Stripe's product and price match our row (free agents need neither). */
+  get isInStripeSync() {
+    return this.isFree || this.stripePriceVersion === this.priceVersion
+  }
+
+  /** Sellable through Checkout now: published, priced in Stripe at our current price. */
+  get isSellable() {
+    return this.isPublished && this.isSoldThroughCheckout && this.isInStripeSync
+  }
+
   static published = scope((query) => {
     query.where('is_published', true)
+  })
+
+  /** Agents whose Stripe product or price is behind our row. */
+  static needingStripeSync = scope((query) => {
+    query
+      .where('pricing_type', '<>', 'free')
+      .where((inner) =>
+        inner.whereNull('stripe_price_version').orWhereRaw('stripe_price_version <> price_version')
+      )
   })
 }

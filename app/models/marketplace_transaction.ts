@@ -11,9 +11,22 @@ export type MarketplaceTransactionKind = 'sale' | 'renewal' | 'usage' | 'refund'
 
 export type MarketplaceTransactionStatus = 'pending' | 'payable' | 'paid' | 'reversed'
 
-/** What sourceId names: a Stripe session, invoice, refund or dispute, or our usage invoice. */
+/**
+ * What sourceId names: a Stripe session, payment intent, invoice, refund or
+ * dispute, our usage invoice, or (reversal_shortfall) one of our transfer
+ * reversals whose transfer had less left than the refund took back.
+ */
 export type MarketplaceTransactionSourceType =
-  'checkout_session' | 'invoice' | 'usage_invoice' | 'refund' | 'dispute'
+  | 'checkout_session'
+  | 'payment_intent'
+  | 'invoice'
+  | 'usage_invoice'
+  | 'refund'
+  | 'dispute'
+  | 'reversal_shortfall'
+
+export const POSITIVE_KINDS: readonly MarketplaceTransactionKind[] = ['sale', 'renewal', 'usage']
+export const REVERSAL_KINDS: readonly MarketplaceTransactionKind[] = ['refund', 'dispute']
 
 /** One entry in the creators' earnings ledger: a gross amount split into creator and platform. */
 export default class MarketplaceTransaction extends BaseModel {
@@ -61,8 +74,16 @@ export default class MarketplaceTransaction extends BaseModel {
   @column({ consume: bigintColumn.consume })
   declare creatorPayoutId: number | null
 
+  /**
+   * pending (in the hold period), payable, paid (in a payout), or for a
+   * negative entry reversed (settled by a transfer reversal instead).
+   */
   @column()
   declare status: MarketplaceTransactionStatus
+
+  /** For a refund or dispute: the earning it takes back. */
+  @column({ consume: bigintColumn.consume })
+  declare reversesTransactionId: number | null
 
   @column.dateTime({ autoCreate: true })
   declare createdAt: DateTime
@@ -82,6 +103,9 @@ export default class MarketplaceTransaction extends BaseModel {
   @belongsTo(() => CreatorPayout)
   declare creatorPayout: BelongsTo<typeof CreatorPayout>
 
+  @belongsTo(() => MarketplaceTransaction, { foreignKey: 'reversesTransactionId' })
+  declare reverses: BelongsTo<typeof MarketplaceTransaction>
+
   /** A refund or dispute, taking earnings back. */
   get isReversal() {
     return this.kind === 'refund' || this.kind === 'dispute'
@@ -93,5 +117,10 @@ export default class MarketplaceTransaction extends BaseModel {
 
   static payable = scope((query) => {
     query.where('status', 'payable')
+  })
+
+  /** Payable and not yet attached to a payout. */
+  static unpaidPayable = scope((query) => {
+    query.where('status', 'payable').whereNull('creator_payout_id')
   })
 }

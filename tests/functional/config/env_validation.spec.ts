@@ -188,6 +188,13 @@ test.group('Billing config parsed from the test environment', () => {
         premium: { projects: 5, deploys: 5 },
       },
       creatorShareBps: 9000,
+      marketplace: {
+        payoutHoldDays: 7,
+        onboardingReturnPath: '/creator/payouts?onboarding=done',
+        onboardingRefreshPath: '/creator/payouts/onboarding',
+        maxPriceCents: 99_999_999,
+        minPriceCents: 50,
+      },
     })
   })
 })

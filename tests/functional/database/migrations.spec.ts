@@ -18,6 +18,8 @@ const APP_TABLES = [
   'agent_entitlements',
   'creator_payouts',
   'marketplace_transactions',
+  'creator_accounts',
+  'creator_transfer_reversals',
   'usage_logs',
   'usage_sync_states',
   'stripe_events',
@@ -103,7 +105,7 @@ async function insertUser(
 test.group('Database migrations', () => {
   test('roll back every migration, then migrate up again, cleanly', async ({ assert }) => {
     const files = await migrationFiles()
-    assert.lengthOf(files, 16)
+    assert.lengthOf(files, 18)
     try {
       assert.deepEqual(await appTables(), APP_TABLES, 'fully migrated before the rollback')
 
@@ -135,7 +137,7 @@ test.group('Database migrations', () => {
   test('the schema is fully migrated after the round trip', async ({ assert }) => {
     assert.deepEqual(await appTables(), APP_TABLES)
     const list = await new MigrationRunner(db, app, { direction: 'up' }).getList()
-    assert.lengthOf(list, 16)
+    assert.lengthOf(list, 18)
     assert.isTrue(list.every((migration) => migration.status === 'migrated'))
   })
 })
