@@ -58,6 +58,10 @@ export default class AgentEntitlement extends BaseModel {
   @column.dateTime()
   declare stripeUpdatedAt: DateTime | null
 
+  /** When we read that state from Stripe (our clock): breaks ties between states of the same second. */
+  @column.dateTime()
+  declare stripeFetchedAt: DateTime | null
+
   @column.dateTime({ autoCreate: true })
   declare createdAt: DateTime
 

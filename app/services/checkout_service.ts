@@ -14,17 +14,37 @@ import CreditService from '#services/credit_service'
 import StripeGateway from '#services/stripe_gateway'
 import { fromStripeTime } from '#support/stripe_time'
 import type { FetchedSubscription } from '#services/subscription_service'
+import type { FetchedAgentSubscription } from '#services/marketplace/entitlement_service'
+import MarketplaceAgent from '#models/marketplace_agent'
+
+/** What `fulfil` reads from Stripe before its transaction (see `prefetch`). */
+export interface FulfilPrefetch {
+  /** Premium: the subscription's current state. */
+  subscription: FetchedSubscription | null
+  /** A monthly agent: its subscription's current state. */
+  agentSubscription: FetchedAgentSubscription | null
+  /** A one-time agent: the charge that paid it. */
+  chargeId: string | null
+}
 import StripeUnavailableException from '#exceptions/stripe_unavailable_exception'
 import CheckoutMismatchException from '#exceptions/checkout_mismatch_exception'
 import CheckoutConflictException from '#exceptions/checkout_conflict_exception'
 
-/** What a user can buy through Checkout (marketplace agents join in a later issue). */
+/** What a user can buy through Checkout. */
 export type Purchase =
-  { kind: 'premium' } | { kind: 'credits'; packageKey: CreditPackageKey } | { kind: 'deploy_slot' }
+  | { kind: 'premium' }
+  | { kind: 'credits'; packageKey: CreditPackageKey }
+  | { kind: 'deploy_slot' }
+  | { kind: 'agent'; agent: MarketplaceAgent }
 
 export type PurchaseKind = Purchase['kind']
 
-export const PURCHASE_KINDS: readonly PurchaseKind[] = ['premium', 'credits', 'deploy_slot']
+export const PURCHASE_KINDS: readonly PurchaseKind[] = [
+  'premium',
+  'credits',
+  'deploy_slot',
+  'agent',
+]
 
 /**
  * What `fulfil` did: `fulfilled` (granted now), `already` (granted before:
@@ -105,6 +125,20 @@ export default class CheckoutService {
           name: 'Extra deploy slot',
           description: 'One more project deployed at a time',
         }
+      case 'agent': {
+        const { agent } = purchase
+        if (!agent.isSoldThroughCheckout || agent.priceCents === null) {
+          throw new Error(`Agent ${agent.id} (${agent.pricingType}) is not sold through Checkout`)
+        }
+        return {
+          purchase,
+          mode: agent.pricingType === 'monthly' ? 'subscription' : 'payment',
+          amountCents: agent.priceCents,
+          currency,
+          name: agent.name,
+          description: agent.description || 'AI agent',
+        }
+      }
     }
   }
 
@@ -119,6 +153,10 @@ export default class CheckoutService {
     const { purchase } = priced
     const metadata: Record<string, string> = { kind: purchase.kind, user_id: String(user.id) }
     if (purchase.kind === 'credits') metadata.package_key = purchase.packageKey
+    if (purchase.kind === 'agent') {
+      metadata.agent_id = String(purchase.agent.id)
+      metadata.pricing_type = purchase.agent.pricingType
+    }
     metadata.price_cents = String(priced.amountCents)
     return metadata
   }
@@ -129,7 +167,12 @@ export default class CheckoutService {
    * resubmission) gets the same session; another form is another purchase.
    */
   static requestIdempotencyKey(user: User, purchase: Purchase, requestKey: string) {
-    const what = purchase.kind === 'credits' ? `credits:${purchase.packageKey}` : purchase.kind
+    const what =
+      purchase.kind === 'credits'
+        ? `credits:${purchase.packageKey}`
+        : purchase.kind === 'agent'
+          ? `agent:${purchase.agent.id}`
+          : purchase.kind
     return `studio:checkout:${user.id}:${what}:${requestKey}`
   }
 
@@ -159,6 +202,22 @@ export default class CheckoutService {
     const customer = await this.customers.ensureCustomer(user)
     const metadata = CheckoutService.metadata(user, priced)
     const productData = { name: priced.name, description: priced.description }
+    // An agent is sold at its own Stripe price (kept in step with ours by the catalogue);
+    // the rest at a price made for the session from config.
+    const lineItem: Stripe.Checkout.SessionCreateParams.LineItem =
+      purchase.kind === 'agent' && purchase.agent.stripePriceId
+        ? { quantity: 1, price: purchase.agent.stripePriceId }
+        : {
+            quantity: 1,
+            price_data: {
+              currency: priced.currency,
+              unit_amount: priced.amountCents,
+              product_data: productData,
+              ...(priced.mode === 'subscription'
+                ? { recurring: { interval: billingConfig.premium.interval } }
+                : {}),
+            },
+          }
     const params: Stripe.Checkout.SessionCreateParams = {
       mode: priced.mode,
       customer,
@@ -166,19 +225,7 @@ export default class CheckoutService {
       success_url: CheckoutService.successUrl(),
       cancel_url: CheckoutService.cancelUrl(),
       metadata,
-      line_items: [
-        {
-          quantity: 1,
-          price_data: {
-            currency: priced.currency,
-            unit_amount: priced.amountCents,
-            product_data: productData,
-            ...(priced.mode === 'subscription'
-              ? { recurring: { interval: billingConfig.premium.interval } }
-              : {}),
-          },
-        },
-      ],
+      line_items: [lineItem],
       ...(priced.mode === 'subscription'
         ? { subscription_data: { metadata } }
         : { payment_intent_data: { metadata } }),
@@ -225,7 +272,11 @@ export default class CheckoutService {
    * The purchase a session claims to be, checked against what we priced and
    * whom it is for. Throws CheckoutMismatchException on any difference.
    */
-  protected verify(session: Stripe.Checkout.Session, user: User | null): PricedPurchase {
+  protected verify(
+    session: Stripe.Checkout.Session,
+    user: User | null,
+    agent: MarketplaceAgent | null = null
+  ): PricedPurchase {
     const refuse = (problem: string) => CheckoutMismatchException.for(session.id, problem)
     const metadata = session.metadata ?? {}
     const kind = metadata.kind as PurchaseKind | undefined
@@ -240,7 +291,21 @@ export default class CheckoutService {
       throw refuse(`client_reference_id ${session.client_reference_id} is not user ${user.id}`)
     }
     let purchase: Purchase
-    if (kind === 'credits') {
+    let expectedMode: PricedPurchase['mode'] | null = null
+    if (kind === 'agent') {
+      if (!agent || String(agent.id) !== metadata.agent_id) {
+        throw refuse(`no agent ${metadata.agent_id ?? '(missing agent_id)'}`)
+      }
+      // The pricing type quoted at the start decides the mode, whatever the agent's is now,
+      // and the amount must be quoted: an agent's price may have changed since.
+      const quotedType = metadata.pricing_type
+      if (quotedType !== 'monthly' && quotedType !== 'one_time') {
+        throw refuse(`agent pricing type "${quotedType ?? ''}" is not sold through Checkout`)
+      }
+      if (metadata.price_cents === undefined) throw refuse('no quoted price')
+      expectedMode = quotedType === 'monthly' ? 'subscription' : 'payment'
+      purchase = { kind, agent }
+    } else if (kind === 'credits') {
       const packageKey = metadata.package_key as CreditPackageKey | undefined
       if (!billingConfig.creditPackages.some((pack) => pack.key === packageKey)) {
         throw refuse(`unknown credit package "${packageKey ?? ''}"`)
@@ -249,7 +314,7 @@ export default class CheckoutService {
     } else {
       purchase = { kind }
     }
-    const priced = CheckoutService.quoted(purchase, metadata.price_cents)
+    const priced = CheckoutService.quoted(purchase, metadata.price_cents, expectedMode)
     if (priced === null) throw refuse(`quoted price "${metadata.price_cents}" is not an amount`)
     if (session.mode !== priced.mode) throw refuse(`mode ${session.mode} (expected ${priced.mode})`)
     if (session.currency !== priced.currency) {
@@ -266,8 +331,22 @@ export default class CheckoutService {
    * today's price for sessions made before quotes were recorded; null for a
    * quote that is not a positive whole number of cents.
    */
-  protected static quoted(purchase: Purchase, quote: string | undefined): PricedPurchase | null {
-    const priced = CheckoutService.price(purchase)
+  protected static quoted(
+    purchase: Purchase,
+    quote: string | undefined,
+    mode: PricedPurchase['mode'] | null = null
+  ): PricedPurchase | null {
+    const priced =
+      purchase.kind === 'agent'
+        ? {
+            purchase,
+            mode: mode ?? 'payment',
+            amountCents: 0,
+            currency: billingConfig.currency,
+            name: purchase.agent.name,
+            description: purchase.agent.description,
+          }
+        : CheckoutService.price(purchase)
     if (quote === undefined) return priced
     if (!/^[1-9][0-9]{0,11}$/.test(quote)) return null
     return { ...priced, amountCents: Number(quote) }
@@ -287,16 +366,31 @@ export default class CheckoutService {
   }
 
   /**
-   * What fulfilling a session needs from Stripe, read before any transaction
-   * or lock: a paid Premium session's subscription (its current state).
-   * Null for everything else.
+   * What fulfilling a paid session needs from Stripe, read before any
+   * transaction or lock: Premium's or a monthly agent's subscription (its
+   * current state), or the charge that paid a one-time agent (its earning
+   * is found by it on a refund). Nothing for the rest.
    */
-  async prefetch(session: Stripe.Checkout.Session): Promise<FetchedSubscription | null> {
-    if (session.metadata?.kind !== 'premium' || !CheckoutService.isPaid(session)) return null
+  async prefetch(session: Stripe.Checkout.Session): Promise<FulfilPrefetch> {
+    const none: FulfilPrefetch = { subscription: null, agentSubscription: null, chargeId: null }
+    if (!CheckoutService.isPaid(session)) return none
     const subscriptionId = idOf(session.subscription)
-    if (!subscriptionId) return null
-    const subscriptions = await this.subscriptionService()
-    return subscriptions.fetchState(subscriptionId)
+    const kind = session.metadata?.kind
+    if (kind === 'premium' && subscriptionId) {
+      const subscriptions = await this.subscriptionService()
+      return { ...none, subscription: await subscriptions.fetchState(subscriptionId) }
+    }
+    if (kind === 'agent') {
+      const entitlements = await this.entitlementService()
+      if (subscriptionId) {
+        return { ...none, agentSubscription: await entitlements.fetchSubscription(subscriptionId) }
+      }
+      return {
+        ...none,
+        chargeId: await entitlements.chargeOfPaymentIntent(idOf(session.payment_intent)),
+      }
+    }
+    return none
   }
 
   /**
@@ -313,8 +407,8 @@ export default class CheckoutService {
     session: Stripe.Checkout.Session,
     options: FulfilOptions = {}
   ): Promise<FulfilResult> {
-    const subscription = await this.prefetch(session)
-    return db.transaction((trx) => this.fulfilIn(session, subscription, trx, options))
+    const prefetched = await this.prefetch(session)
+    return db.transaction((trx) => this.fulfilIn(session, prefetched, trx, options))
   }
 
   /**
@@ -323,12 +417,17 @@ export default class CheckoutService {
    */
   async fulfilIn(
     session: Stripe.Checkout.Session,
-    subscription: FetchedSubscription | null,
+    prefetched: FulfilPrefetch,
     trx: TransactionClientContract,
     options: FulfilOptions
   ): Promise<FulfilResult> {
     const user = await this.lockUser(session, trx)
-    const priced = this.verify(session, user)
+    const agentId = Number(session.metadata?.agent_id)
+    const agent =
+      session.metadata?.kind === 'agent' && Number.isSafeInteger(agentId) && agentId > 0
+        ? await MarketplaceAgent.find(agentId, { client: trx })
+        : null
+    const priced = this.verify(session, user, agent)
     const owner = user!
     const kind = priced.purchase.kind
     const paid = CheckoutService.isPaid(session)
@@ -405,7 +504,37 @@ export default class CheckoutService {
       return { kind, status: 'fulfilled' }
     }
 
+    if (priced.purchase.kind === 'agent') {
+      if (!paid) return { kind, status: 'pending' }
+      const entitlements = await this.entitlementService()
+      const at = options.eventCreated ?? fromStripeTime(session.created) ?? now
+      if (priced.mode === 'payment') {
+        const status = await entitlements.fulfilOneTime(
+          {
+            owner,
+            agent: priced.purchase.agent,
+            session,
+            grossCents: priced.amountCents,
+            chargeId: prefetched.chargeId,
+            at,
+          },
+          trx
+        )
+        return { kind, status }
+      }
+      // Monthly: the entitlement mirrors the subscription; its invoices write the earnings.
+      const state = prefetched.agentSubscription
+      if (!state?.subscription) return { kind, status: 'pending' }
+      const known = await trx
+        .from('agent_entitlements')
+        .where('stripe_subscription_id', state.id)
+        .first()
+      await entitlements.applySubscription(state, { trx, eventCreated: at })
+      return { kind, status: known ? 'already' : 'fulfilled' }
+    }
+
     // Premium: the subscription (read from Stripe by prefetch) is mirrored by SubscriptionService.
+    const subscription = prefetched.subscription
     if (!paid || !subscription?.subscription) return { kind, status: 'pending' }
     const known = await trx
       .from('subscriptions')
@@ -428,6 +557,13 @@ export default class CheckoutService {
     return app.container.make(SubscriptionService)
   }
 
+  /** So does AgentEntitlementService. */
+  protected async entitlementService() {
+    const { default: AgentEntitlementService } =
+      await import('#services/marketplace/entitlement_service')
+    return app.container.make(AgentEntitlementService)
+  }
+
   /**
    * An asynchronous payment failed (checkout.session.async_payment_failed):
    * a pending credit purchase becomes failed (one that never got a row gets a
@@ -440,6 +576,8 @@ export default class CheckoutService {
   ) {
     const run = async (trx: TransactionClientContract): Promise<FulfilResult> => {
       const user = await this.lockUser(session, trx)
+      // Only credit packs keep a row for a failed payment; an agent's session grants nothing either way.
+      if (session.metadata?.kind === 'agent') return { kind: 'agent', status: 'failed' }
       const priced = this.verify(session, user)
       const kind = priced.purchase.kind
       if (priced.purchase.kind !== 'credits') return { kind, status: 'failed' }

@@ -20,7 +20,7 @@ import DeploymentService from '#services/deployment_service'
 import PlanLimits from '#services/plan_limits'
 import StripeUnavailableException from '#exceptions/stripe_unavailable_exception'
 import SubscriptionConflictException from '#exceptions/subscription_conflict_exception'
-import { fromStripeTime } from '#support/stripe_time'
+import { fromStripeTime, isOlderState } from '#support/stripe_time'
 
 export interface ApplyOptions {
   trx: TransactionClientContract
@@ -194,7 +194,7 @@ export default class SubscriptionService {
 
     if (row) {
       // Invariant 8: an older state never overwrites a newer one, and an ended subscription stays ended.
-      if (SubscriptionService.isOlder(row, eventCreated, options.fetchedAt)) return row
+      if (isOlderState(row, eventCreated, options.fetchedAt)) return row
       if (row.hasEnded && !isTerminal(subscription.status)) return row
     } else if (!isTerminal(subscription.status)) {
       await this.settleOtherLiveSubscription(owner, subscription, trx, options.others)
@@ -232,20 +232,6 @@ export default class SubscriptionService {
 
     await this.settlePlan(owner, trx, DateTime.max(DateTime.utc(), eventCreated))
     return row
-  }
-
-  /**
-   * Whether a state stamped (`eventCreated`, `fetchedAt`) is older than what
-   * the row holds: an earlier second, or the same second read earlier.
-   */
-  static isOlder(row: Subscription, eventCreated: DateTime, fetchedAt?: DateTime) {
-    if (eventCreated < row.stripeUpdatedAt) return true
-    return (
-      eventCreated.equals(row.stripeUpdatedAt) &&
-      fetchedAt !== undefined &&
-      row.stripeFetchedAt !== null &&
-      fetchedAt < row.stripeFetchedAt
-    )
   }
 
   /**

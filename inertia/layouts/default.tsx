@@ -40,8 +40,10 @@ export default function Layout({ children }: { children: ReactNode }) {
   const url = page.url
   const nav = [
     { href: '/projects', label: 'Projects' },
+    { href: '/marketplace', label: 'Marketplace' },
     { href: '/plans', label: 'Plans' },
     { href: '/billing', label: 'Billing' },
+    { href: '/creator', label: 'Creator' },
     { href: '/profile', label: 'Profile' },
   ]
 

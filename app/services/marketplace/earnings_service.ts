@@ -101,9 +101,12 @@ export default class EarningsService {
     return billingConfig.creatorShareBps
   }
 
-  /** A paid one-time purchase or first subscription payment (source: the Checkout Session, or a PaymentIntent). */
+  /**
+   * A paid one-time purchase (source: the Checkout Session, or a PaymentIntent)
+   * or a subscription's first invoice (source: the invoice).
+   */
   recordSale(
-    input: EarningInput & { sourceType?: 'checkout_session' | 'payment_intent' },
+    input: EarningInput & { sourceType?: 'checkout_session' | 'payment_intent' | 'invoice' },
     trx: TransactionClientContract
   ) {
     return this.recordEarning('sale', input.sourceType ?? 'checkout_session', input, trx)

@@ -1,28 +1,35 @@
 import app from '@adonisjs/core/services/app'
 import logger from '@adonisjs/core/services/logger'
 import type Stripe from 'stripe'
-import CheckoutService from '#services/checkout_service'
-import PurchaseRefundService from '#services/purchase_refund_service'
+import CheckoutService, { type FulfilPrefetch } from '#services/checkout_service'
+import PurchaseRefundService, {
+  PurchaseNotRecordedYetException,
+} from '#services/purchase_refund_service'
+import AgentEntitlementService, {
+  type ChargeReversalStep,
+} from '#services/marketplace/entitlement_service'
+import EarningsService from '#services/marketplace/earnings_service'
+import type { TransactionClientContract } from '@adonisjs/lucid/types/database'
 import { fromStripeTime } from '#support/stripe_time'
-import type { FetchedSubscription } from '#services/subscription_service'
 import { defineHandler, type HandlerTable } from './types.js'
 
 /**
  * Completed or paid later: grant once through the shared `fulfil` (a mismatch
  * throws and fails the event). A Premium session's subscription is read first.
  */
-const fulfil = defineHandler<FetchedSubscription | null>({
+const fulfil = defineHandler<FulfilPrefetch | null>({
   fetch: async (event) => {
     const session = event.data.object as Stripe.Checkout.Session
     if (!CheckoutService.isOurs(session)) return null
     const checkout = await app.container.make(CheckoutService)
     return checkout.prefetch(session)
   },
-  apply: async ({ event, trx }, subscription) => {
+  apply: async ({ event, trx }, prefetched) => {
     const session = event.data.object as Stripe.Checkout.Session
     if (!CheckoutService.isOurs(session)) return
     const checkout = await app.container.make(CheckoutService)
-    const result = await checkout.fulfilIn(session, subscription, trx, {
+    if (!prefetched) return
+    const result = await checkout.fulfilIn(session, prefetched, trx, {
       eventCreated: fromStripeTime(event.created),
       source: 'webhook',
     })
@@ -62,6 +69,15 @@ const chargeRefunded = defineHandler<string | null>({
     })
     if (outcome.purchase !== 'none')
       logger.info({ charge: charge.id, ...outcome }, 'refund applied')
+    if (kind === 'agent' && charge.amount_refunded > 0) {
+      await reverseAgentEarnings(trx, charge.id, {
+        kind: 'refund',
+        sourceId: `${charge.id}:${charge.amount_refunded}`,
+        refundedTotalCents: charge.amount_refunded,
+        full: charge.refunded || charge.amount_refunded >= charge.amount,
+        at: fromStripeTime(event.created),
+      })
+    }
   },
 })
 
@@ -76,10 +92,42 @@ const disputeCreated = defineHandler<string | null>({
     })
     if (outcome.purchase !== 'none')
       logger.info({ dispute: dispute.id, ...outcome }, 'dispute applied')
+    const chargeId = typeof dispute.charge === 'string' ? dispute.charge : dispute.charge.id
+    if (kind === 'agent') {
+      await reverseAgentEarnings(trx, chargeId, {
+        kind: 'dispute',
+        sourceId: dispute.id,
+        grossCents: dispute.amount,
+        full: true,
+        at: fromStripeTime(event.created),
+      })
+    }
   },
 })
 
-/** Checkout, payments, credits and deploy slots. */
+/**
+ * The creator's share of a refunded or disputed agent payment is taken back
+ * (AgentEntitlementService.reverseCharge). A payment whose earning is not
+ * recorded yet (its checkout or invoice event not processed) fails the
+ * event, which is delivered again once it is.
+ */
+async function reverseAgentEarnings(
+  trx: TransactionClientContract,
+  chargeId: string,
+  step: ChargeReversalStep
+) {
+  const entitlements = await app.container.make(AgentEntitlementService)
+  const earnings = await new EarningsService().earningsOfCharge(chargeId, trx)
+  if (earnings.length === 0) {
+    throw new PurchaseNotRecordedYetException(
+      `Agent payment ${chargeId} has no earning recorded yet: retry once its sale is processed`
+    )
+  }
+  const reversals = await entitlements.reverseCharge({ ...step, chargeId }, trx)
+  logger.info({ charge: chargeId, reversals: reversals.length }, 'agent earnings reversed')
+}
+
+/** Checkout, payments, credits, deploy slots and agent purchases. */
 export const checkoutHandlers: HandlerTable = {
   'checkout.session.completed': fulfil,
   'checkout.session.async_payment_succeeded': fulfil,

@@ -105,7 +105,7 @@ async function insertUser(
 test.group('Database migrations', () => {
   test('roll back every migration, then migrate up again, cleanly', async ({ assert }) => {
     const files = await migrationFiles()
-    assert.lengthOf(files, 18)
+    assert.lengthOf(files, 19)
     try {
       assert.deepEqual(await appTables(), APP_TABLES, 'fully migrated before the rollback')
 
@@ -137,7 +137,7 @@ test.group('Database migrations', () => {
   test('the schema is fully migrated after the round trip', async ({ assert }) => {
     assert.deepEqual(await appTables(), APP_TABLES)
     const list = await new MigrationRunner(db, app, { direction: 'up' }).getList()
-    assert.lengthOf(list, 18)
+    assert.lengthOf(list, 19)
     assert.isTrue(list.every((migration) => migration.status === 'migrated'))
   })
 })

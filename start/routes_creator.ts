@@ -1,0 +1,4 @@
+/*
+| Creator routes: earnings, Connect onboarding, agent publishing (pages and
+| the JSON API). Imported by start/routes.ts.
+*/
