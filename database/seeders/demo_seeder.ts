@@ -4,6 +4,7 @@ import User from '#models/user'
 import Project from '#models/project'
 import AccountService from '#services/account_service'
 import CustomerService from '#services/customer_service'
+import MarketplaceSeeder from '#database/seeders/marketplace_seeder'
 
 /** Demo login printed by `npm run demo`. */
 export const DEMO_USER = {
@@ -13,8 +14,8 @@ export const DEMO_USER = {
 }
 
 /**
- * Demo data for `npm run demo`: a user with a project. Safe to run again:
- * existing rows are kept.
+ * Demo data for `npm run demo`: a user with a project, and the marketplace's
+ * demo creators and agents. Safe to run again: existing rows are kept.
  */
 export default class DemoSeeder extends BaseSeeder {
   static environment = ['development', 'test']
@@ -33,5 +34,6 @@ export default class DemoSeeder extends BaseSeeder {
       { userId: user.id, slug: 'landing-page-builder' },
       { userId: user.id, slug: 'landing-page-builder', name: 'Landing page builder' }
     )
+    await new MarketplaceSeeder(this.client).run()
   }
 }

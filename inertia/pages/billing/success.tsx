@@ -43,6 +43,7 @@ const LABELS: Record<string, string> = {
   premium: 'Premium',
   credits: 'Credit pack',
   deploy_slot: 'Deploy slot',
+  agent: 'Your agent',
 }
 
 /** Checkout sent the user back; the page confirms through fulfil and says "processing" until paid. */
@@ -126,9 +127,15 @@ export default function CheckoutSuccess({ checkout, fulfilment }: Props) {
           <p>This checkout has not been paid. Nothing was charged.</p>
         )}
         <p className="muted">Reference: {checkout.id}</p>
-        <Link href="/billing" className="button button-primary">
-          Back to billing
-        </Link>
+        {paid && checkout.kind === 'agent' ? (
+          <Link href="/marketplace/mine" className="button button-primary">
+            Go to my agents
+          </Link>
+        ) : (
+          <Link href="/billing" className="button button-primary">
+            Back to billing
+          </Link>
+        )}
       </section>
     </>
   )
