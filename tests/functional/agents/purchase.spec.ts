@@ -9,6 +9,7 @@ import CreditService from '#services/credit_service'
 import CheckoutService from '#services/checkout_service'
 import { agent, buyer, creator, resetData } from '../marketplace/helpers.js'
 import {
+  CARD,
   advancePeriod,
   pay,
   settle,
@@ -221,6 +222,36 @@ test.group('Marketplace: getting agents', (group) => {
         ['sale', 1000, 900],
         ['refund', -400, -360],
         ['refund', -600, -540],
+      ]
+    )
+  })
+
+  test('a dispute of a one-time agent takes back the whole creator share and the entitlement, once', async ({
+    client,
+    assert,
+  }) => {
+    const once = await agent(await creator(), { pricingType: 'one_time', priceCents: 2000 })
+    const user = await buyer()
+    const started = await purchase(client, user, once)
+    // Stripe's test card that is disputed right after it pays.
+    pay(started.body().data.checkout.id, { ...CARD, number: '4000000000000259' })
+    await settle()
+    const disputes = stripeSandbox().eventLog('charge.dispute.created')
+    const dispute = disputes.at(-1)!
+    await stripeSandbox().duplicateEvent(dispute.id)
+    await settle()
+
+    const [row] = await entitlementsOf(user, once)
+    assert.equal(row.status, 'refunded')
+    assert.deepEqual(
+      (await earningsOf(once)).map((entry) => [
+        entry.kind,
+        Number(entry.gross_cents),
+        Number(entry.creator_cents),
+      ]),
+      [
+        ['sale', 2000, 1800],
+        ['dispute', -2000, -1800],
       ]
     )
   })
