@@ -84,6 +84,18 @@ function isRefusal(error: unknown) {
   )
 }
 
+/**
+ * The platform's available balance cannot cover the transfer (Stripe's
+ * `balance_insufficient`). Not the creator's fault and not final: card funds
+ * become available a few days after each charge, so a later run pays.
+ */
+function isBalanceShort(error: unknown) {
+  return (
+    error instanceof Stripe.errors.StripeInvalidRequestError &&
+    error.code === 'balance_insufficient'
+  )
+}
+
 function message(error: unknown) {
   return (error instanceof Error ? error.message : String(error)).slice(0, 2000)
 }
@@ -294,6 +306,16 @@ export default class PayoutService {
         idempotencyKey: payout.idempotencyKey,
       })
     } catch (error) {
+      // Stripe keeps its answer under the key for 24 h, so even a short balance retries under
+      // a new payout (new key); the outcome says "retry", and the operator is told to fund it.
+      if (isBalanceShort(error)) {
+        const reason = `platform balance too low for this transfer; earnings kept payable, the next run retries (${message(error)})`
+        logger.error(
+          { payoutId: payout.id, amountCents: payout.amountCents },
+          'payout transfer refused: the platform Stripe balance is insufficient'
+        )
+        return { ...(await this.markFailed(payout, reason)), status: 'retry' }
+      }
       if (isRefusal(error)) return this.markFailed(payout, message(error))
       await db
         .from('creator_payouts')
@@ -339,7 +361,7 @@ export default class PayoutService {
 
   /**
    * Stripe refused the transfer (e.g. the account lost its transfers
-   * capability, or the balance was short): the payout is failed, its earnings
+   * capability, or the platform balance was short): the payout is failed, its earnings
    * go back to payable for a later run, which opens a new payout (new key:
    * no transfer exists under the old one).
    */

@@ -243,8 +243,9 @@ test.group('Marketplace: getting agents', (group) => {
 
     const [row] = await entitlementsOf(user, once)
     assert.equal(row.status, 'refunded')
+    const earnings = await earningsOf(once)
     assert.deepEqual(
-      (await earningsOf(once)).map((entry) => [
+      earnings.map((entry) => [
         entry.kind,
         Number(entry.gross_cents),
         Number(entry.creator_cents),

@@ -37,6 +37,7 @@ export async function resetData() {
     'creator_accounts',
     'locks'
   )
+  await fundPlatform()
   range += 1
   const start = 7_000_000 + range * 1000
   for (const table of [
@@ -47,6 +48,28 @@ export async function resetData() {
   ]) {
     await db.rawQuery(`SELECT setval(pg_get_serial_sequence(?, 'id'), ?, false)`, [table, start])
   }
+}
+
+/**
+ * Tops the platform's available balance up to `minimumCents`. The sandbox lives
+ * for the whole run and other suites' refunds and disputes (each dispute debits
+ * its amount plus a $15 fee from the available balance, while the card payments
+ * they refund are still pending) leave it short, or negative: a transfer made
+ * then is refused with `balance_insufficient`, as real Stripe refuses it. A
+ * charge with the bypassPending card is available at once, like Stripe's
+ * 4000 0000 0000 0077 test card.
+ */
+export async function fundPlatform(minimumCents = 1_000_000) {
+  const available = await platformAvailable()
+  if (available >= minimumCents) return
+  // Stripe's fee (2.9% + 30 cents) comes off the charge: gross it up.
+  await charge(Math.ceil((minimumCents - available + 30) / 0.971) + 1)
+}
+
+/** The platform's available USD balance in the sandbox, in cents. */
+export async function platformAvailable() {
+  const balance = await stripeClient().balance.retrieve()
+  return balance.available.find((entry) => entry.currency === 'usd')?.amount ?? 0
 }
 
 export const services = {

@@ -7,9 +7,11 @@ import {
   agent,
   buyer,
   creator,
+  fundPlatform,
   ledgerOf,
   loadStripeConfig,
   payoutsOf,
+  platformAvailable,
   resetData,
   sale,
   runPayouts,
@@ -226,6 +228,67 @@ test.group('Marketplace payouts: runs', (group) => {
       ['failed', 'paid']
     )
     assert.lengthOf(await transfers(jenny.creatorStripeAccountId!), 1)
+  })
+
+  test('a transfer refused for a short platform balance is a retry: earnings stay payable, a later run pays once', async ({
+    assert,
+  }) => {
+    const jenny = await creator()
+    const bot = await agent(jenny)
+    // An earning bigger than the platform's available balance (no charge funds it yet).
+    const available = await platformAvailable()
+    const grossCents = available * 2
+    const earnings = await services.earnings()
+    const { transaction } = await db.transaction((trx) =>
+      earnings.recordSale(
+        {
+          agent: bot,
+          buyerId: jenny.id,
+          sourceType: 'payment_intent',
+          sourceId: `pi_unfunded_${jenny.id}`,
+          grossCents,
+          at: DateTime.utc().minus({ days: 10 }),
+        },
+        trx
+      )
+    )
+
+    const short = await runPayouts()
+    assert.deepEqual(
+      short.payouts.map((outcome) => [outcome.status, outcome.amountCents]),
+      [['retry', transaction.creatorCents]]
+    )
+    assert.match(
+      short.payouts[0].reason ?? '',
+      /platform balance too low.*insufficient available funds/
+    )
+    const [refused] = await payoutsOf(jenny)
+    assert.equal(refused.status, 'failed')
+    assert.match(refused.failure_reason, /balance_insufficient|insufficient available funds/)
+    const kept = await ledgerOf(jenny)
+    assert.deepEqual(
+      kept.map((row) => [row.status, row.payoutId]),
+      [['payable', null]]
+    )
+    assert.lengthOf(await transfers(jenny.creatorStripeAccountId!), 0)
+    const balances = await balancesOf(jenny)
+    assert.equal(balances.payableCents, transaction.creatorCents)
+
+    // Funds arrive; the next run opens a new payout (new key) and pays exactly once.
+    await fundPlatform(transaction.creatorCents + 10_000)
+    const paid = await runPayouts()
+    assert.deepEqual(
+      paid.payouts.map((outcome) => [outcome.status, outcome.amountCents]),
+      [['paid', transaction.creatorCents]]
+    )
+    const rows = await payoutsOf(jenny)
+    assert.deepEqual(
+      rows.map((row) => row.status),
+      ['failed', 'paid']
+    )
+    const made = await transfers(jenny.creatorStripeAccountId!)
+    assert.lengthOf(made, 1)
+    assert.equal(made[0].amount, transaction.creatorCents)
   })
 
   test('a creator who cannot receive funds accrues earnings, and is paid once onboarded', async ({
