@@ -245,11 +245,7 @@ test.group('Marketplace: getting agents', (group) => {
     assert.equal(row.status, 'refunded')
     const earnings = await earningsOf(once)
     assert.deepEqual(
-      earnings.map((entry) => [
-        entry.kind,
-        Number(entry.gross_cents),
-        Number(entry.creator_cents),
-      ]),
+      earnings.map((entry) => [entry.kind, Number(entry.gross_cents), Number(entry.creator_cents)]),
       [
         ['sale', 2000, 1800],
         ['dispute', -2000, -1800],
