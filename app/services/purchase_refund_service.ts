@@ -88,7 +88,8 @@ export default class PurchaseRefundService {
   /**
    * What a refunded or disputed payment bought (`metadata.kind`): from the
    * charge's own metadata when it has it, else read from its payment intent
-   * (a dispute carries no metadata), before any lock. Null without an intent.
+   * (a dispute carries no metadata), else from the subscription of the
+   * invoice it paid (renewals), before any lock. Null when none says.
    */
   static async purchaseKindOf(object: Stripe.Charge | Stripe.Dispute): Promise<string | null> {
     if (object.object === 'charge' && object.metadata?.kind !== undefined) {
@@ -100,7 +101,18 @@ export default class PurchaseRefundService {
     const intent = await StripeGateway.call(() =>
       gateway.client.paymentIntents.retrieve(paymentIntentId)
     )
-    return intent.metadata?.kind ?? null
+    if (intent.metadata?.kind !== undefined) return intent.metadata.kind
+    // A subscription invoice's payment carries no metadata: the subscription's rides on its invoice.
+    const payments = await StripeGateway.call(() =>
+      gateway.client.invoicePayments.list({
+        payment: { type: 'payment_intent', payment_intent: paymentIntentId },
+        limit: 1,
+      })
+    )
+    const invoiceId = idOf(payments.data[0]?.invoice)
+    if (!invoiceId) return null
+    const invoice = await StripeGateway.call(() => gateway.client.invoices.retrieve(invoiceId))
+    return invoice.parent?.subscription_details?.metadata?.kind ?? null
   }
 
   /**

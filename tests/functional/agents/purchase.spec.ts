@@ -287,6 +287,21 @@ test.group('Marketplace: getting agents', (group) => {
     )
     assert.isTrue(earnings.every((entry) => /^ch_/.test(entry.stripe_charge_id)))
 
+    // A refunded renewal (its charge carries no metadata: the kind is read from its invoice).
+    await stripeClient().refunds.create({ charge: earnings[2].stripe_charge_id })
+    await settle()
+    const reversals = await db
+      .from('marketplace_transactions')
+      .where('agent_id', monthly.id)
+      .where('kind', 'refund')
+      .select('gross_cents', 'creator_cents', 'source_type')
+    assert.deepEqual(
+      reversals.map((entry) => [Number(entry.gross_cents), Number(entry.creator_cents)]),
+      [[-300, -270]]
+    )
+    const [stillActive] = await entitlementsOf(user, monthly)
+    assert.equal(stillActive.status, 'active', 'a refunded renewal does not end the subscription')
+
     // Cancel at period end: still active until the period ends, then canceled.
     const canceled = await client
       .post(`/api/marketplace/agents/${monthly.slug}/cancel`)
@@ -302,7 +317,11 @@ test.group('Marketplace: getting agents', (group) => {
       rows.map((row) => row.status),
       ['canceled']
     )
-    assert.lengthOf(await earningsOf(monthly), 3, 'no renewal after the cancel')
+    assert.lengthOf(
+      await earningsOf(monthly),
+      4,
+      'no renewal after the cancel (3 earnings, 1 refund)'
+    )
 
     // Re-subscribing after the cancel gives a new, live entitlement; the old one stays as history.
     const again = await buyThroughCheckout(client, user, monthly)
