@@ -20,6 +20,7 @@ import * as webhooks from './commands/webhooks.js'
 import * as subscriptions from './commands/subscriptions.js'
 import * as payouts from './commands/payouts.js'
 import * as earnings from './commands/earnings.js'
+import * as agents from './commands/agents.js'
 
 export type CommandContext = {
   app: ApplicationService
@@ -27,7 +28,7 @@ export type CommandContext = {
   setExitCode: (code: number) => void
 }
 
-const COMMANDS = [users, customers, credits, webhooks, subscriptions, payouts, earnings]
+const COMMANDS = [users, customers, credits, webhooks, subscriptions, payouts, earnings, agents]
 
 export function buildProgram(context: CommandContext) {
   const program = new Command()

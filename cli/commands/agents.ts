@@ -1,0 +1,44 @@
+import type { Command } from 'commander'
+import type { CommandContext } from '../main.js'
+import { ExitCode } from '../output.js'
+
+/**
+ * agents:sync — finishes the Stripe side of agents whose product or price is
+ * behind our row (a creator saved a price while Stripe was down). Keyed
+ * calls: a rerun never makes a second product or price. Exit 3 when some
+ * still fail.
+ */
+export function register(program: Command, context: CommandContext) {
+  program
+    .command('agents:sync')
+    .description(
+      'Create or update the Stripe product and price of agents that are behind (after an outage)'
+    )
+    .option('--json', 'print JSON instead of a table')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  npm run cli -- agents:sync
+  # cron, every 10 minutes:
+  */10 * * * * cd /srv/studio-billing && npm run cli -- agents:sync >> /var/log/studio/agents-sync.log 2>&1`
+    )
+    .action(async (options: { json?: boolean }) => {
+      const { default: AgentCatalogService } =
+        await import('#services/marketplace/agent_catalog_service')
+      const catalog = await context.app.container.make(AgentCatalogService)
+      const result = await catalog.syncPending()
+      if (result.failed.length > 0) context.setExitCode(ExitCode.partial)
+      if (options.json) return context.output.json(result)
+      const rows = [
+        ...result.synced.map((agentId) => ({ agentId, outcome: 'synced', error: '' })),
+        ...result.failed.map((failure) => ({ ...failure, outcome: 'failed' })),
+      ]
+      if (rows.length === 0) return context.output.line('Every agent is in step with Stripe.')
+      context.output.table(rows, [
+        { header: 'Agent', value: (row) => row.agentId },
+        { header: 'Outcome', value: (row) => row.outcome },
+        { header: 'Error', value: (row) => row.error },
+      ])
+    })
+}
