@@ -11,7 +11,31 @@ const CreatorController = () => import('#controllers/creator_controller')
 const CreatorConnectController = () => import('#controllers/creator_connect_controller')
 const CreatorAgentsController = () => import('#controllers/creator_agents_controller')
 
-// Pages. Onboarding and agent changes call Stripe: throttled per user like other billing actions.
+/**
+ * Publishing and changing agents: the same actions for the page and the API.
+ * They call Stripe: throttled per user like other billing actions.
+ */
+function creatorAgentRoutes() {
+  router
+    .post('creator/agents', [CreatorAgentsController, 'store'])
+    .as('creator.agents.store')
+    .use(billingActionThrottle)
+  for (const [path, action, name] of [
+    ['price', 'updatePrice', 'price'],
+    ['publish', 'publish', 'publish'],
+    ['unpublish', 'unpublish', 'unpublish'],
+  ] as const) {
+    router[path === 'price' ? 'put' : 'post'](`creator/agents/:id/${path}`, [
+      CreatorAgentsController,
+      action,
+    ])
+      .as(`creator.agents.${name}`)
+      .where('id', router.matchers.number())
+      .use(billingActionThrottle)
+  }
+}
+
+// Pages.
 router
   .group(() => {
     router.get('creator', [CreatorController, 'show']).as('creator.show')
@@ -26,25 +50,7 @@ router
       .as('creator.payouts.onboarding')
       .use(billingActionThrottle)
 
-    router
-      .post('creator/agents', [CreatorAgentsController, 'store'])
-      .as('creator.agents.store')
-      .use(billingActionThrottle)
-    router
-      .put('creator/agents/:id/price', [CreatorAgentsController, 'updatePrice'])
-      .as('creator.agents.price')
-      .where('id', router.matchers.number())
-      .use(billingActionThrottle)
-    router
-      .post('creator/agents/:id/publish', [CreatorAgentsController, 'publish'])
-      .as('creator.agents.publish')
-      .where('id', router.matchers.number())
-      .use(billingActionThrottle)
-    router
-      .post('creator/agents/:id/unpublish', [CreatorAgentsController, 'unpublish'])
-      .as('creator.agents.unpublish')
-      .where('id', router.matchers.number())
-      .use(billingActionThrottle)
+    creatorAgentRoutes()
   })
   .use(middleware.auth())
 
@@ -57,25 +63,7 @@ router
       .as('billing.connect')
       .use(billingActionThrottle)
 
-    router
-      .post('creator/agents', [CreatorAgentsController, 'store'])
-      .as('creator.agents.store')
-      .use(billingActionThrottle)
-    router
-      .put('creator/agents/:id/price', [CreatorAgentsController, 'updatePrice'])
-      .as('creator.agents.price')
-      .where('id', router.matchers.number())
-      .use(billingActionThrottle)
-    router
-      .post('creator/agents/:id/publish', [CreatorAgentsController, 'publish'])
-      .as('creator.agents.publish')
-      .where('id', router.matchers.number())
-      .use(billingActionThrottle)
-    router
-      .post('creator/agents/:id/unpublish', [CreatorAgentsController, 'unpublish'])
-      .as('creator.agents.unpublish')
-      .where('id', router.matchers.number())
-      .use(billingActionThrottle)
+    creatorAgentRoutes()
   })
   .prefix('/api')
   .as('api')
