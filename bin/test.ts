@@ -5,7 +5,8 @@
 |
 | Run through `npm test` (bin/run_tests.ts). Uses DATABASE_URL / DB_* when
 | set, else the embedded PostgreSQL tmp/postgres/test; starts the Stripe
-| sandbox and points the app at it (STRIPE_API_BASE).
+| sandbox and points the app at it (STRIPE_API_BASE), and the LiteLLM
+| sandbox (LITELLM_BASE_URL, LITELLM_API_KEY).
 |
 */
 
@@ -17,9 +18,11 @@ import { configure, processCLIArgs, run } from '@japa/runner'
 import { APP_ROOT, IMPORTER } from './app_root.js'
 import { ensureDatabase } from './local_environment.js'
 import { startStripeSandbox } from '../tests/support/stripe.js'
+import { startLiteLLMSandbox } from '../tests/support/litellm.js'
 
 const database = await ensureDatabase('test')
 const stripeSandbox = await startStripeSandbox()
+const litellmSandbox = await startLiteLLMSandbox()
 
 new Ignitor(APP_ROOT, { importer: IMPORTER })
   .tap((app) => {
@@ -42,6 +45,7 @@ new Ignitor(APP_ROOT, { importer: IMPORTER })
         teardown: runnerHooks.teardown.concat([
           () => app.terminate(),
           () => stripeSandbox.stop(),
+          () => litellmSandbox.stop(),
           () => database.stop(),
         ]),
       },
