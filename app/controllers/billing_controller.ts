@@ -7,6 +7,7 @@ import StripeUnavailableException from '#exceptions/stripe_unavailable_exception
 import PlanLimits from '#services/plan_limits'
 import SubscriptionService from '#services/subscription_service'
 import BillingOverviewService from '#services/billing_overview_service'
+import UsageReportService from '#services/usage/usage_report_service'
 import { checkoutValidator, purchaseRequestKey } from '#validators/billing'
 import { wantsJson } from '#support/negotiation'
 
@@ -20,7 +21,8 @@ export default class BillingController {
   constructor(
     protected checkout: CheckoutService,
     protected subscriptions: SubscriptionService,
-    protected overview: BillingOverviewService
+    protected overview: BillingOverviewService,
+    protected usageReports: UsageReportService
   ) {}
 
   /** The billing dashboard: subscription, credits, deploy slots, recent transactions, offers. */
@@ -40,6 +42,7 @@ export default class BillingController {
       creditsBalanceCents: overview.creditsBalanceCents,
       usage: overview.usage,
       transactions: overview.transactions,
+      usageInvoices: await this.usageReports.invoices(user, 6),
       currency: billingConfig.currency,
       offers: {
         premium: {

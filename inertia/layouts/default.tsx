@@ -41,6 +41,7 @@ export default function Layout({ children }: { children: ReactNode }) {
   const nav = [
     { href: '/projects', label: 'Projects' },
     { href: '/marketplace', label: 'Marketplace' },
+    { href: '/usage', label: 'Usage' },
     { href: '/plans', label: 'Plans' },
     { href: '/billing', label: 'Billing' },
     { href: '/creator', label: 'Creator' },

@@ -1,4 +1,4 @@
-import { formatCents } from '~/lib/format.js'
+import { formatCents, formatMicros } from '~/lib/format.js'
 
 // Type aliases, not interfaces: page props must be plain JSON records.
 export type AgentListing = {
@@ -16,15 +16,6 @@ export type AgentListing = {
   available: boolean
   own: boolean
   held: { status: string; cancelAtPeriodEnd: boolean; currentPeriodEnd: string | null } | null
-}
-
-/** Micro-dollars per million tokens as dollars, e.g. 3_000_000 -> "$3.00". */
-function formatMicros(micros: number, currency: string) {
-  return new Intl.NumberFormat('en-US', {
-    style: 'currency',
-    currency: currency.toUpperCase(),
-    maximumFractionDigits: 4,
-  }).format(micros / 1_000_000)
 }
 
 /** The price as a user reads it: free, $x / month, $x once, or per million tokens. */

@@ -2,6 +2,7 @@ import { useEffect, useRef, useState } from 'react'
 import { Form, Head, Link } from '@inertiajs/react'
 import { formatCents, formatDate } from '~/lib/format.js'
 import CheckoutButton from '~/components/checkout_button.js'
+import UsageInvoices, { type UsageInvoice } from '~/components/usage_invoices.js'
 
 // Type aliases, not interfaces: page props must be plain JSON records.
 type Limits = { projects: number; deploys: number }
@@ -60,6 +61,7 @@ type Props = {
   creditsBalanceCents: number
   usage: Usage
   transactions: Transactions
+  usageInvoices: UsageInvoice[]
   currency: string
   offers: {
     premium: {
@@ -469,6 +471,16 @@ export default function Billing(props: Props) {
           <CheckoutButton block kind="deploy_slot" label="Buy a deploy slot" />
         </section>
       </div>
+
+      <section className="card" aria-labelledby="usage-invoices-title">
+        <div className="page-header">
+          <h2 id="usage-invoices-title">AI usage invoices</h2>
+          <Link href="/usage" className="button button-ghost button-small">
+            See usage
+          </Link>
+        </div>
+        <UsageInvoices invoices={props.usageInvoices} />
+      </section>
 
       <TransactionsCard transactions={transactions} currency={currency} />
 

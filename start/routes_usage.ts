@@ -1,0 +1,20 @@
+/*
+| Usage routes: the usage dashboard, its JSON and the request log (pages and
+| the JSON API). Imported by start/routes.ts.
+*/
+
+import router from '@adonisjs/core/services/router'
+import { middleware } from '#start/kernel'
+
+const UsageController = () => import('#controllers/usage_controller')
+
+router.get('usage', [UsageController, 'show']).as('usage.show').use(middleware.auth())
+
+router
+  .group(() => {
+    router.get('billing/usage', [UsageController, 'show']).as('billing.usage')
+    router.get('billing/usage/logs', [UsageController, 'logs']).as('billing.usage.logs')
+  })
+  .prefix('/api')
+  .as('api')
+  .use([middleware.forceJson(), middleware.auth()])
