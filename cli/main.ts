@@ -21,6 +21,8 @@ import * as subscriptions from './commands/subscriptions.js'
 import * as payouts from './commands/payouts.js'
 import * as earnings from './commands/earnings.js'
 import * as agents from './commands/agents.js'
+import * as usage from './commands/usage.js'
+import * as invoices from './commands/invoices.js'
 
 export type CommandContext = {
   app: ApplicationService
@@ -28,7 +30,18 @@ export type CommandContext = {
   setExitCode: (code: number) => void
 }
 
-const COMMANDS = [users, customers, credits, webhooks, subscriptions, payouts, earnings, agents]
+const COMMANDS = [
+  users,
+  customers,
+  credits,
+  webhooks,
+  subscriptions,
+  payouts,
+  earnings,
+  agents,
+  usage,
+  invoices,
+]
 
 export function buildProgram(context: CommandContext) {
   const program = new Command()

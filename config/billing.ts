@@ -45,6 +45,16 @@ const billingConfig = {
     /** Stripe's smallest USD charge. */
     minPriceCents: 50,
   },
+  usageInvoices: {
+    /**
+     * The smallest amount a usage invoice charges (Stripe refuses charges under
+     * 50 cents USD). When what is left after credits is below it, the period's
+     * usage stays unbilled and rolls into the next period's invoice.
+     */
+    minimumChargeCents: Math.max(50, env.get('USAGE_INVOICE_MIN_CHARGE_CENTS')),
+    /** Users invoiced at once by a run (each one's Stripe calls stay in order). */
+    concurrency: Math.max(1, env.get('USAGE_INVOICE_CONCURRENCY')),
+  },
 }
 
 export type BillingConfig = typeof billingConfig

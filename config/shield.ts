@@ -9,7 +9,9 @@ const shieldConfig = defineConfig({
   csrf: {
     enabled: true,
     // Machine-to-machine routes authenticate by signature or bearer key instead.
-    exceptRoutes: (ctx) => ctx.request.url().startsWith('/api/webhooks/'),
+    exceptRoutes: (ctx) =>
+      ctx.request.url().startsWith('/api/webhooks/') ||
+      ctx.request.url().startsWith('/api/litellm/'),
     enableXsrfCookie: true,
     methods: ['POST', 'PUT', 'PATCH', 'DELETE'],
   },

@@ -136,10 +136,32 @@ const env = await Env.create(new URL('../', import.meta.url), {
   PAYOUT_HOLD_DAYS: count(7),
 
   /*
+  | Monthly usage invoices (invoices:generate): the smallest amount charged
+  | (Stripe's minimum, 50 cents USD; less is carried to the next period) and
+  | how many users are invoiced at once.
+  */
+  USAGE_INVOICE_MIN_CHARGE_CENTS: cents(50),
+  USAGE_INVOICE_CONCURRENCY: count(8),
+
+  /*
   | LiteLLM proxy (spend logs).
   */
   LITELLM_BASE_URL: httpUrl({ optional: true }),
   LITELLM_API_KEY: Env.schema.secret.optional(),
+  LITELLM_TIMEOUT_MS: count(30000),
+  LITELLM_MAX_RETRIES: count(3),
+  LITELLM_PAGE_SIZE: count(1000),
+  // Shared secret LiteLLM's generic_api callback sends (Authorization: Bearer <secret>).
+  LITELLM_CALLBACK_SECRET: Env.schema.secret.optional(),
+
+  /*
+  | Usage sync and pricing (config/usage.ts).
+  */
+  USAGE_SYNC_LOOKBACK_SECONDS: count(7200),
+  USAGE_SYNC_SETTLE_SECONDS: count(120),
+  USAGE_SYNC_CHUNK_MINUTES: count(60),
+  USAGE_SYNC_INITIAL_DAYS: count(35),
+  USAGE_MARKUP_BPS: count(0),
 
   /*
   | Rate limits (attempts per window) for login, registration and purchases.

@@ -12,6 +12,7 @@ import router from '@adonisjs/core/services/router'
 import { middleware } from '#start/kernel'
 import './routes_marketplace.js'
 import './routes_creator.js'
+import './routes_usage_intake.js'
 import './routes_usage.js'
 import { authThrottle, billingActionThrottle, purchaseThrottle } from '#start/limiter'
 

@@ -2,6 +2,7 @@ import { inject } from '@adonisjs/core'
 import type { HttpContext } from '@adonisjs/core/http'
 import billingConfig from '#config/billing'
 import UsageReportService from '#services/usage/usage_report_service'
+import UsageSyncService from '#services/usage/usage_sync_service'
 import { usageLogsValidator, usageRangeOf, usageRangeValidator } from '#validators/usage'
 import { wantsJson } from '#support/negotiation'
 
@@ -15,7 +16,10 @@ const DASHBOARD_LOGS = 20
  */
 @inject()
 export default class UsageController {
-  constructor(protected reports: UsageReportService) {}
+  constructor(
+    protected reports: UsageReportService,
+    protected syncs: UsageSyncService
+  ) {}
 
   /** GET /usage (page), GET /api/billing/usage (summary JSON). */
   async show(ctx: HttpContext) {
@@ -45,5 +49,35 @@ export default class UsageController {
       page: payload.page ?? 1,
       perPage: payload.perPage ?? 50,
     })
+  }
+
+  /**
+   * POST /usage/sync, POST /api/billing/usage/sync: pulls what LiteLLM has
+   * recorded since the last sync (the same run as cron's `usage:sync`, for
+   * everyone's usage). While another sync runs it is not started twice: the
+   * answer says so. LiteLLM unreachable: 503 and nothing changed.
+   */
+  async sync(ctx: HttpContext) {
+    const report = await this.syncs.sync()
+    const body = {
+      status: report.status,
+      inserted: report.counts.inserted,
+      seen: report.counts.seen,
+      watermark: report.watermarkAfter,
+    }
+    if (report.status === 'failed') {
+      const message =
+        'LiteLLM could not be reached, so usage was not synced. Try again in a few minutes.'
+      if (wantsJson(ctx)) return ctx.response.serviceUnavailable({ error: message, data: body })
+      ctx.session.flash('error', message)
+      return ctx.response.redirect().back()
+    }
+    const message =
+      report.status === 'skipped'
+        ? 'A sync is already running: new usage appears in a moment.'
+        : `Usage is up to date (${report.counts.inserted} new request${report.counts.inserted === 1 ? '' : 's'}).`
+    if (wantsJson(ctx)) return { data: { ...body, message } }
+    ctx.session.flash('success', message)
+    return ctx.response.redirect().back()
   }
 }

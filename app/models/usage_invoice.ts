@@ -4,8 +4,15 @@ import type { BelongsTo, HasMany } from '@adonisjs/lucid/types/relations'
 import { bigintColumn } from '#support/columns'
 import User from '#models/user'
 import UsageLog from '#models/usage_log'
+import UsageInvoiceLine from '#models/usage_invoice_line'
 
-export type UsageInvoiceStatus = 'draft' | 'open' | 'paid' | 'void' | 'uncollectible' | 'failed'
+/**
+ * draft: made, Stripe steps not finished; open: finalized in Stripe, payment
+ * pending; paid; failed: a payment attempt failed (Stripe keeps retrying);
+ * carried: under Stripe's minimum charge, its usage rolls into the next period.
+ */
+export type UsageInvoiceStatus =
+  'draft' | 'open' | 'paid' | 'void' | 'uncollectible' | 'failed' | 'carried'
 
 /** A user's AI usage for one calendar month (UTC), paid with credits first, then charged. */
 export default class UsageInvoice extends BaseModel {
@@ -22,7 +29,7 @@ export default class UsageInvoice extends BaseModel {
   @column({ consume: bigintColumn.consume })
   declare costMicros: number
 
-  /** costMicros rounded to cents once per line; equals creditsAppliedCents + chargedCents. */
+  /** costMicros rounded to cents once (half up); equals credits applied + charged + carried. */
   @column({ consume: bigintColumn.consume })
   declare amountCents: number
 
@@ -31,6 +38,17 @@ export default class UsageInvoice extends BaseModel {
 
   @column({ consume: bigintColumn.consume })
   declare chargedCents: number
+
+  /** Under Stripe's minimum charge: left unbilled, rolled into the next period's invoice. */
+  @column({ consume: bigintColumn.consume })
+  declare carriedCents: number
+
+  /** The invoice that billed this carried amount's usage. */
+  @column({ consume: bigintColumn.consume })
+  declare carriedIntoInvoiceId: number | null
+
+  @column()
+  declare requestCount: number
 
   @column()
   declare currency: string
@@ -41,6 +59,20 @@ export default class UsageInvoice extends BaseModel {
   @column()
   declare stripeInvoiceId: string | null
 
+  @column()
+  declare stripeCustomerId: string | null
+
+  @column()
+  declare stripeInvoiceItemId: string | null
+
+  @column()
+  declare stripeChargeId: string | null
+
+  /** Runs that started this row's Stripe steps (> 0: a rerun looks the invoice up first). */
+  @column()
+  declare stripeAttempts: number
+
+  /** Derived from (user, period); each Stripe step's key is this plus the step. */
   @column()
   declare idempotencyKey: string
 
@@ -56,6 +88,17 @@ export default class UsageInvoice extends BaseModel {
   @column()
   declare failureReason: string | null
 
+  @column.dateTime()
+  declare paymentFailedAt: DateTime | null
+
+  /** When Stripe retries a failed payment (null: no retry scheduled). */
+  @column.dateTime()
+  declare nextPaymentAttemptAt: DateTime | null
+
+  /** The event second of the Stripe state applied last. */
+  @column.dateTime()
+  declare stripeUpdatedAt: DateTime | null
+
   @column.dateTime({ autoCreate: true })
   declare createdAt: DateTime
 
@@ -68,6 +111,9 @@ export default class UsageInvoice extends BaseModel {
   @hasMany(() => UsageLog)
   declare usageLogs: HasMany<typeof UsageLog>
 
+  @hasMany(() => UsageInvoiceLine)
+  declare lines: HasMany<typeof UsageInvoiceLine>
+
   get isPaid() {
     return this.status === 'paid'
   }
@@ -77,7 +123,21 @@ export default class UsageInvoice extends BaseModel {
     return this.status === 'paid' || this.status === 'void' || this.status === 'uncollectible'
   }
 
+  /** A payment attempt failed and the invoice is still unpaid: the billing page shows it. */
+  get isPastDue() {
+    return this.status === 'failed'
+  }
+
+  /** Stripe steps still to do (a crashed or interrupted run left it). */
+  get isUnfinished() {
+    return this.status === 'draft' || this.status === 'open'
+  }
+
   static forPeriod = scope((query, period: string) => {
     query.where('period', period)
+  })
+
+  static pastDue = scope((query) => {
+    query.where('status', 'failed')
   })
 }

@@ -17,6 +17,9 @@ let instance: LiteLLMSandbox | null = null
 export const SUITE_LITELLM_DATA = {
   seed: 7,
   rows: 2_000,
+  // LiteLLM users that are none of ours (test users' ids restart at 1 after truncation):
+  // a sync of the suite data leaves these rows unattributed instead of billing a test user.
+  users: ['suite-user-a', 'suite-user-b', 'suite-user-c'],
   since: '2026-11-01T00:00:00.000Z',
   until: '2026-11-02T00:00:00.000Z',
 } as const
@@ -24,7 +27,12 @@ export const SUITE_LITELLM_DATA = {
 export async function startLiteLLMSandbox() {
   const setting = await localSettings(['.env', '.env.test'])
   const masterKey = setting('LITELLM_API_KEY') ?? 'sk-litellm-test'
-  instance = await LiteLLMSandbox.start({ port: 0, masterKey, ...SUITE_LITELLM_DATA })
+  instance = await LiteLLMSandbox.start({
+    port: 0,
+    masterKey,
+    ...SUITE_LITELLM_DATA,
+    users: [...SUITE_LITELLM_DATA.users],
+  })
   process.env.LITELLM_BASE_URL = instance.url
   process.env.LITELLM_API_KEY = masterKey
   return instance

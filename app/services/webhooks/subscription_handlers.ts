@@ -7,6 +7,11 @@ import AgentEntitlementService, {
 } from '#services/marketplace/entitlement_service'
 import { fromStripeTime } from '#support/stripe_time'
 import { defineHandler, type HandlerTable } from './types.js'
+import {
+  isUsageInvoiceEvent,
+  onUsageInvoicePaid,
+  onUsageInvoicePaymentFailed,
+} from './usage_handlers.js'
 
 /** The subscription an invoice belongs to, if it is a subscription invoice. */
 function invoiceSubscription(invoice: Stripe.Invoice): string | null {
@@ -82,10 +87,15 @@ const onSubscriptionInvoice = subscriptionHandler(invoiceTarget)
  * on the invoice; its charge is read first, so a refund finds it.
  */
 const onInvoicePaid = defineHandler<
-  { for: 'agent_invoice'; invoice: FetchedAgentInvoice } | { for: 'other'; fetched: unknown }
+  | { for: 'agent_invoice'; invoice: FetchedAgentInvoice }
+  | { for: 'usage'; fetched: unknown }
+  | { for: 'other'; fetched: unknown }
 >({
   fetch: async (event) => {
     const invoice = event.data.object as Stripe.Invoice
+    if (isUsageInvoiceEvent(event)) {
+      return { for: 'usage', fetched: await onUsageInvoicePaid.fetch!(event) }
+    }
     if (AgentEntitlementService.isAgentInvoice(invoice)) {
       const entitlements = await app.container.make(AgentEntitlementService)
       return { for: 'agent_invoice', invoice: await entitlements.fetchInvoice(invoice) }
@@ -93,6 +103,7 @@ const onInvoicePaid = defineHandler<
     return { for: 'other', fetched: await onSubscriptionInvoice.fetch!(event) }
   },
   apply: async (context, fetched) => {
+    if (fetched.for === 'usage') return onUsageInvoicePaid.apply(context, fetched.fetched)
     if (fetched.for === 'other') return onSubscriptionInvoice.apply(context, fetched.fetched)
     const entitlements = await app.container.make(AgentEntitlementService)
     await entitlements.applyPaidInvoice(fetched.invoice, {
@@ -102,11 +113,23 @@ const onInvoicePaid = defineHandler<
   },
 })
 
-/** Premium and agent subscriptions, and their invoices. */
+/** invoice.payment_failed: monthly usage invoices to their handler, the rest as above. */
+const onInvoicePaymentFailed = defineHandler<{ usage: boolean; fetched: unknown }>({
+  fetch: async (event) =>
+    isUsageInvoiceEvent(event)
+      ? { usage: true, fetched: await onUsageInvoicePaymentFailed.fetch!(event) }
+      : { usage: false, fetched: await onSubscriptionInvoice.fetch!(event) },
+  apply: (context, { usage, fetched }) =>
+    usage
+      ? onUsageInvoicePaymentFailed.apply(context, fetched)
+      : onSubscriptionInvoice.apply(context, fetched),
+})
+
+/** Premium and agent subscriptions, their invoices, and monthly usage invoices (routed). */
 export const subscriptionHandlers: HandlerTable = {
   'customer.subscription.created': onSubscriptionEvent,
   'customer.subscription.updated': onSubscriptionEvent,
   'customer.subscription.deleted': onSubscriptionEvent,
   'invoice.paid': onInvoicePaid,
-  'invoice.payment_failed': onSubscriptionInvoice,
+  'invoice.payment_failed': onInvoicePaymentFailed,
 }

@@ -22,6 +22,8 @@ const APP_TABLES = [
   'creator_transfer_reversals',
   'usage_logs',
   'usage_sync_states',
+  'usage_spend_mismatches',
+  'usage_invoice_lines',
   'stripe_events',
   'job_runs',
   'rate_limits',
@@ -105,7 +107,7 @@ async function insertUser(
 test.group('Database migrations', () => {
   test('roll back every migration, then migrate up again, cleanly', async ({ assert }) => {
     const files = await migrationFiles()
-    assert.lengthOf(files, 19)
+    assert.lengthOf(files, 22)
     try {
       assert.deepEqual(await appTables(), APP_TABLES, 'fully migrated before the rollback')
 
@@ -137,7 +139,7 @@ test.group('Database migrations', () => {
   test('the schema is fully migrated after the round trip', async ({ assert }) => {
     assert.deepEqual(await appTables(), APP_TABLES)
     const list = await new MigrationRunner(db, app, { direction: 'up' }).getList()
-    assert.lengthOf(list, 19)
+    assert.lengthOf(list, 22)
     assert.isTrue(list.every((migration) => migration.status === 'migrated'))
   })
 })
