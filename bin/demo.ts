@@ -4,9 +4,11 @@
 |--------------------------------------------------------------------------
 |
 | Creates .env if missing, starts the embedded PostgreSQL (unless
-| DATABASE_URL / DB_HOST name a server), starts the Stripe sandbox, runs
-| the migrations and the demo seeder, then serves the app and prints the
-| URL and the demo login. `npm run dev` does the same with file watching.
+| DATABASE_URL / DB_HOST name a server), starts the Stripe sandbox and the
+| LiteLLM sandbox (a month of AI requests by the demo user), runs the
+| migrations and the demo seeder, syncs the usage, then serves the app and
+| prints the URL and the demo login. `npm run dev` does the same with file
+| watching.
 |
 */
 
@@ -56,6 +58,29 @@ if (!setting('STRIPE_API_BASE') && !setting('STRIPE_SECRET_KEY')?.startsWith('sk
   webhookNote = `  Webhooks:      ${webhookUrl}`
 }
 
+// The LiteLLM sandbox stands in for the proxy unless one is configured: 30 days of requests by
+// the demo user (by email, as the proxy would pass it), some through the demo agents.
+let stopLiteLLM = async () => {}
+if (!setting('LITELLM_BASE_URL')) {
+  const { LiteLLMSandbox } = await import('../sandbox/litellm/sandbox.js')
+  const masterKey = setting('LITELLM_API_KEY') || 'sk-litellm-demo'
+  const until = new Date()
+  const litellm = await LiteLLMSandbox.start({
+    port: Number(setting('LITELLM_SANDBOX_PORT') ?? 4000),
+    masterKey,
+    seed: 42,
+    rows: 3_000,
+    since: new Date(until.getTime() - 30 * 24 * 3600 * 1000).toISOString(),
+    until: new Date(until.getTime() - 10 * 60 * 1000).toISOString(),
+    users: ['demo@studio.test'],
+    unknownUserRate: 0.02,
+    agents: ['sql-tutor', 'studio-assistant'],
+  })
+  process.env.LITELLM_BASE_URL = litellm.url
+  process.env.LITELLM_API_KEY = masterKey
+  stopLiteLLM = () => litellm.stop()
+}
+
 /** Runs an ace command; asynchronously, so the in-process Stripe sandbox keeps answering. */
 function ace(args: string[]) {
   return new Promise<void>((resolve, reject) => {
@@ -71,6 +96,7 @@ function ace(args: string[]) {
 }
 
 async function shutdown(code: number) {
+  await stopLiteLLM()
   await stopSandbox()
   await database.stop()
   process.exit(code)
@@ -83,6 +109,16 @@ try {
   process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`)
   await shutdown(1)
 }
+
+// The demo user's usage, pulled the way cron's `usage:sync` does (a failure is not fatal).
+await new Promise<void>((resolve) => {
+  const child = spawn(
+    process.execPath,
+    ['--import=@poppinss/ts-exec', 'cli/main.ts', 'usage:sync'],
+    { cwd: root, stdio: ['ignore', 'ignore', 'inherit'], env: process.env }
+  )
+  child.on('exit', () => resolve())
+})
 
 const server = spawn(process.execPath, ['ace', 'serve', ...(watch ? ['--hmr'] : [])], {
   cwd: root,
@@ -98,6 +134,7 @@ setTimeout(() => {
       `  App:           ${appUrl}`,
       `  Demo login:    demo@studio.test / demo-password`,
       `  Stripe:        ${process.env.STRIPE_API_BASE ?? 'api.stripe.com'}`,
+      `  LiteLLM:       ${process.env.LITELLM_BASE_URL ?? '(not configured)'}`,
       ...(webhookNote ? [webhookNote] : []),
       `  Database:      ${process.env.DATABASE_URL ? process.env.DATABASE_URL.replace(/:[^:@/]+@/, ':****@') : 'DB_* settings'}`,
       '  Stop with Ctrl+C.',

@@ -25,8 +25,15 @@ const INVOICE_STATUS: Record<string, string> = {
 /** Monthly usage invoices: credits applied first, the rest charged to the card. */
 export default function UsageInvoices({ invoices }: { invoices: UsageInvoice[] }) {
   if (invoices.length === 0) return <p className="muted">No usage invoices yet. They are made on the 1st of each month (UTC).</p>
+  const failed = invoices.filter((invoice) => invoice.status === 'failed')
   return (
     <div className="table-scroll">
+      {failed.length > 0 ? (
+        <p className="alert alert-danger" role="alert">
+          Your AI usage invoice for {failed.map((invoice) => invoice.period).join(', ')} could not be charged. Update
+          your card in the billing portal: Stripe tries the payment again.
+        </p>
+      ) : null}
       <table className="table" data-testid="usage-invoices">
         <thead>
           <tr>
