@@ -23,6 +23,7 @@ import * as earnings from './commands/earnings.js'
 import * as agents from './commands/agents.js'
 import * as usage from './commands/usage.js'
 import * as invoices from './commands/invoices.js'
+import * as audit from './commands/audit.js'
 
 export type CommandContext = {
   app: ApplicationService
@@ -41,6 +42,7 @@ const COMMANDS = [
   agents,
   usage,
   invoices,
+  audit,
 ]
 
 export function buildProgram(context: CommandContext) {
