@@ -159,8 +159,16 @@ function unbase62(text: string): number {
   return value
 }
 
+const HEX_BYTE = Array.from({ length: 256 }, (_, n) => n.toString(16).padStart(2, '0'))
+
+/** 8 lowercase hex digits of a 32-bit value (a table: toString(16) is slow on the hot path). */
 function hex8(value: number): string {
-  return (value >>> 0).toString(16).padStart(8, '0')
+  return (
+    HEX_BYTE[value >>> 24] +
+    HEX_BYTE[(value >>> 16) & 255] +
+    HEX_BYTE[(value >>> 8) & 255] +
+    HEX_BYTE[value & 255]
+  )
 }
 
 const SALT = {

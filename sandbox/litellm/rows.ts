@@ -185,8 +185,28 @@ export function pythonJsonOf(object: Record<string, unknown>): string {
 /** `str` as a JSON string literal. */
 const q = JSON.stringify
 
+/**
+ * JSON literals of the strings generated rows repeat (models, providers, key
+ * hashes, statuses…): looked up instead of re-escaped for every row. Bounded;
+ * anything else is escaped each time.
+ */
+const literals = new Map<string, string>()
+
+function qc(value: string): string {
+  let literal = literals.get(value)
+  if (literal === undefined) {
+    literal = q(value)
+    if (literals.size < 4096) literals.set(value, literal)
+  }
+  return literal
+}
+
 function nullable(value: string | null): string {
   return value === null ? 'null' : q(value)
+}
+
+function nullableCached(value: string | null): string {
+  return value === null ? 'null' : qc(value)
 }
 
 /**
@@ -195,19 +215,19 @@ function nullable(value: string | null): string {
  */
 export function rowJson(row: SpendRow): string {
   return (
-    `{"request_id":${q(row.request_id)},"call_type":${q(row.call_type)},"api_key":${q(row.api_key)}` +
+    `{"request_id":${q(row.request_id)},"call_type":${qc(row.call_type)},"api_key":${qc(row.api_key)}` +
     `,"spend":${pythonFloat(row.spend)},"total_tokens":${row.total_tokens}` +
     `,"prompt_tokens":${row.prompt_tokens},"completion_tokens":${row.completion_tokens}` +
     `,"startTime":"${isoPython(row.startTime)}","endTime":"${isoPython(row.endTime)}"` +
     `,"completionStartTime":${row.completionStartTime === null ? 'null' : `"${isoPython(row.completionStartTime)}"`}` +
-    `,"model":${q(row.model)},"model_id":${q(row.model_id)},"model_group":${q(row.model_group)}` +
-    `,"custom_llm_provider":${q(row.custom_llm_provider)},"api_base":${q(row.api_base)}` +
-    `,"user":${q(row.user)},"metadata":${pythonJsonOf(row.metadata)}` +
-    `,"cache_hit":${q(row.cache_hit)},"cache_key":${q(row.cache_key)}` +
-    `,"request_tags":${q(row.request_tags)},"team_id":${nullable(row.team_id)}` +
-    `,"organization_id":${nullable(row.organization_id)},"end_user":${nullable(row.end_user)}` +
+    `,"model":${qc(row.model)},"model_id":${qc(row.model_id)},"model_group":${qc(row.model_group)}` +
+    `,"custom_llm_provider":${qc(row.custom_llm_provider)},"api_base":${qc(row.api_base)}` +
+    `,"user":${qc(row.user)},"metadata":${pythonJsonOf(row.metadata)}` +
+    `,"cache_hit":${qc(row.cache_hit)},"cache_key":${q(row.cache_key)}` +
+    `,"request_tags":${q(row.request_tags)},"team_id":${nullableCached(row.team_id)}` +
+    `,"organization_id":${nullableCached(row.organization_id)},"end_user":${nullableCached(row.end_user)}` +
     `,"requester_ip_address":${nullable(row.requester_ip_address)},"session_id":${nullable(row.session_id)}` +
-    `,"status":${nullable(row.status)},"mcp_namespaced_tool_name":${nullable(row.mcp_namespaced_tool_name)}` +
+    `,"status":${nullableCached(row.status)},"mcp_namespaced_tool_name":${nullable(row.mcp_namespaced_tool_name)}` +
     `,"agent_id":${nullable(row.agent_id)}` +
     // COALESCE(request_duration_ms, endTime - startTime) in the v2 query.
     `,"request_duration_ms":${row.request_duration_ms ?? row.endTime - row.startTime}}`

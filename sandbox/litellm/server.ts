@@ -161,7 +161,7 @@ export class LiteLLMServer {
     return owner
   }
 
-  #spendLogs(req: http.IncomingMessage, url: URL): string {
+  #spendLogs(req: http.IncomingMessage, url: URL): Buffer {
     const owner = this.#authenticate(req)
     const query = parseSpendQuery(url.searchParams, this.options.pageSizeMax)
     if (owner.role === 'internal_user') {
@@ -178,12 +178,29 @@ export class LiteLLMServer {
     const result = this.options.engine.run(query, this.options.now())
     const cap = this.options.countCap
     const total = Math.min(result.matched, cap)
-    const parts = result.rows.map((row) => rowJson(row))
     const capped = this.options.totalIsCapped ? `,"total_is_capped":${result.matched > cap}` : ''
-    return (
-      `{"data":[${parts.join(',')}],"total":${total},"page":${query.page},"page_size":${query.pageSize}` +
+    const tail =
+      `],"total":${total},"page":${query.page},"page_size":${query.pageSize}` +
       `,"total_pages":${Math.ceil(total / query.pageSize)}${capped}}`
-    )
+    // Rows are encoded straight into one buffer (no joined copy of the whole page first).
+    let out = Buffer.allocUnsafe(64 * 1024 + result.rows.length * 2048)
+    let at = out.write('{"data":[', 0, 'latin1')
+    for (let index = 0; index < result.rows.length; index++) {
+      const json = rowJson(result.rows[index])
+      // UTF-8 takes at most 3 bytes per UTF-16 unit; measure exactly only when that may not fit.
+      if (at + json.length * 3 + tail.length + 2 > out.length) {
+        const room = Buffer.byteLength(json, 'utf8') + tail.length + 2
+        if (at + room > out.length) {
+          const bigger = Buffer.allocUnsafe(Math.max(out.length * 2, at + room))
+          out.copy(bigger, 0, 0, at)
+          out = bigger
+        }
+      }
+      if (index > 0) out[at++] = 0x2c // ','
+      at += out.write(json, at, 'utf8')
+    }
+    at += out.write(tail, at, 'utf8')
+    return out.subarray(0, at)
   }
 
   #applyFault(fault: Fault, req: http.IncomingMessage, res: http.ServerResponse) {
@@ -227,8 +244,8 @@ export class LiteLLMServer {
     })
   }
 
-  #json(res: http.ServerResponse, status: number, text: string) {
-    const payload = Buffer.from(text, 'utf8')
+  #json(res: http.ServerResponse, status: number, text: string | Buffer) {
+    const payload = typeof text === 'string' ? Buffer.from(text, 'utf8') : text
     res.writeHead(status, {
       'content-type': 'application/json',
       'content-length': String(payload.length),

@@ -80,7 +80,26 @@ export function spendToMicros(spend: number | string | null | undefined): number
   return decimalToMicros(text)
 }
 
+/** Plain decimals with a short integer part: exact in doubles once scaled to micros. */
+const PLAIN_DECIMAL = /^\d{1,9}(?:\.\d*)?$/
+
 function decimalToMicros(text: string): number {
+  if (PLAIN_DECIMAL.test(text)) {
+    // The common case (e.g. `0.0008617499999999999`), without BigInt: the first six
+    // fraction digits are the micros, the rest decides the rounding (half to even).
+    // Every intermediate is an integer below 1e15, so the arithmetic is exact.
+    const dot = text.indexOf('.')
+    const fraction = dot < 0 ? '' : text.slice(dot + 1)
+    let micros =
+      Number(dot < 0 ? text : text.slice(0, dot)) * 1_000_000 +
+      Number(fraction.length >= 6 ? fraction.slice(0, 6) : fraction.padEnd(6, '0'))
+    if (fraction.length > 6) {
+      const next = fraction.charCodeAt(6) - 48
+      const rest = fraction.slice(7)
+      if (next > 5 || (next === 5 && (/[1-9]/.test(rest) || micros % 2 === 1))) micros += 1
+    }
+    return micros
+  }
   const match = DECIMAL.exec(text)
   if (!match || (match[2] === '' && (match[3] ?? '') === '')) {
     throw new TypeError(`"${text}" is not a decimal amount of USD`)

@@ -378,7 +378,7 @@ WITH inserted AS (
   RETURNING request_id, attribution
 ),
 ${mismatchCtes(
-  'SELECT s.request_id, s.spend_micros FROM usage_logs_stage s WHERE s.request_id NOT IN (SELECT request_id FROM inserted)',
+  'SELECT s.request_id, s.spend_micros FROM usage_logs_stage s WHERE NOT EXISTS (SELECT 1 FROM inserted i WHERE i.request_id = s.request_id)',
   '$1'
 )}
 SELECT (SELECT count(*) FROM inserted)::int AS inserted,
@@ -399,6 +399,28 @@ function copyText(value: string | null): string {
 
 function escapeCopy(char: string) {
   return char === '\\' ? '\\\\' : char === '\t' ? '\\t' : char === '\n' ? '\\n' : '\\r'
+}
+
+const DAY_MS = 86_400_000
+const TWO_DIGITS = Array.from({ length: 60 }, (_, n) => String(n).padStart(2, '0'))
+const THREE_DIGITS = Array.from({ length: 1000 }, (_, n) => String(n).padStart(3, '0'))
+let isoDay = Number.NaN
+let isoDayPrefix = ''
+
+/** `new Date(ms).toISOString()` for the hot path (the day's prefix is reused: rows come in time order). */
+function isoTime(ms: number): string {
+  if (!Number.isInteger(ms) || ms < 0 || ms >= 253_402_300_800_000) {
+    return new Date(ms).toISOString()
+  }
+  const day = Math.floor(ms / DAY_MS)
+  const rest = ms - day * DAY_MS
+  if (day !== isoDay) {
+    isoDay = day
+    isoDayPrefix = new Date(day * DAY_MS).toISOString().slice(0, 11)
+  }
+  const millis = rest % 1000
+  const seconds = Math.floor(rest / 1000)
+  return `${isoDayPrefix}${TWO_DIGITS[Math.floor(seconds / 3600)]}:${TWO_DIGITS[Math.floor(seconds / 60) % 60]}:${TWO_DIGITS[seconds % 60]}.${THREE_DIGITS[millis]}Z`
 }
 
 function copyNumber(value: number | null): string {
@@ -473,8 +495,9 @@ flagged AS (
 
 /**
  * The one store of LiteLLM usage, shared by the pull sync and the push intake:
- * attributes and prices each request once, then writes a batch with one
- * multi-row INSERT … ON CONFLICT (request_id) DO NOTHING, so a request is
+ * attributes and prices each request once, then writes a batch (COPY into a
+ * temporary staging table, then one INSERT … SELECT … ON CONFLICT (request_id)
+ * DO NOTHING, in one transaction), so a request is
  * stored once however often and from wherever it arrives. It never updates a
  * stored row's money; a different spend seen later is only recorded.
  */
@@ -510,7 +533,7 @@ export default class UsageStore {
     if (valid.length === 0) return
     await this.attributor.prepare(valid)
 
-    let text = ''
+    let lines = ''
     for (const record of valid) {
       if (batch.has(record.requestId)) {
         // One row per request_id per statement; later copies are compared after the insert.
@@ -520,9 +543,9 @@ export default class UsageStore {
         continue
       }
       batch.remember(record.requestId)
-      text += this.line(record, batch.source, counts)
+      lines += this.line(record, batch.source, counts)
     }
-    if (text !== '') batch.chunks.push(Buffer.from(text, 'utf8'))
+    if (lines !== '') batch.chunks.push(Buffer.from(lines, 'utf8'))
   }
 
   /**
@@ -587,8 +610,8 @@ export default class UsageStore {
       `\t${record.completionTokens}\t${record.totalTokens}\t${record.cacheHit ? 't' : 'f'}` +
       `\t${record.spendMicros}\t${prepared.costMicros}` +
       `\t${prepared.userId === null ? 'unattributed' : 'attributed'}` +
-      `\t${new Date(record.startedAtMs).toISOString()}` +
-      `\t${record.endedAtMs === null ? '\\N' : new Date(record.endedAtMs).toISOString()}` +
+      `\t${isoTime(record.startedAtMs)}` +
+      `\t${record.endedAtMs === null ? '\\N' : isoTime(record.endedAtMs)}` +
       `\t${copyText(prepared.metadata)}\n`
     )
   }

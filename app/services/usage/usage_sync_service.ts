@@ -27,7 +27,7 @@ export type UsageSyncOptions = {
   now?: Date
   /** When another run holds the lock: wait up to this many ms for it instead of skipping. */
   waitMs?: number
-  /** Called after every page is stored (for a progress bar). */
+  /** Called after every batch is stored and every sub-window completed (for a progress bar). */
   onProgress?: (progress: UsageSyncProgress) => void | Promise<void>
 }
 
@@ -54,14 +54,18 @@ export type UsageSyncReport = {
 }
 
 const SECOND = 1000
-/** Most distinct requests per database write (one COPY and one INSERT … SELECT). */
-const BATCH_ROWS = 10_000
+/**
+ * Most distinct requests per database write (one COPY and one INSERT … SELECT).
+ * A sub-window's rows are written when it has been read if the writer is idle;
+ * while it is busy they gather up to this many (fewer, larger statements).
+ */
+const BATCH_ROWS = 16_000
 /**
  * Batches read and priced ahead of the one being written: LiteLLM is read
  * while the database writes, and memory stays bounded (a batch is COPY text,
  * about 250 bytes a request; pages are dropped once added).
  */
-const BATCHES_AHEAD = 2
+const BATCHES_AHEAD = 1
 
 /** A sub-window read to its end: the watermark may move to `reached` once its rows are stored. */
 type ChunkDone = { reached: number; chunkUntil: Date; fraction: number }
@@ -78,8 +82,9 @@ function floorToSecond(date: Date) {
  * The window runs from the watermark minus the look-back (LiteLLM files a
  * request under its start but writes it when it ends, so late rows land in
  * windows already read) to now minus the settle delay (its batch writer lags).
- * It is read in sub-windows, each paged until empty, and every page is stored
- * as it arrives (never the whole window in memory). The watermark moves to the
+ * It is read in sub-windows, each paged until empty; pages are priced into
+ * batches that are stored while the next pages are read (a bounded pipeline:
+ * never the whole window in memory). The watermark moves to the
  * end of a sub-window only once all of it is stored, so a failure part-way
  * leaves it where a rerun re-reads what may be missing; requests are keyed on
  * request_id, so re-reading stores nothing twice.
@@ -187,13 +192,18 @@ export default class UsageSyncService {
           counts,
         })
       }
+      const reached = item.done.length > 0 ? item.done[item.done.length - 1].reached : null
+      if (
+        advances &&
+        reached !== null &&
+        (watermarkAt === null || reached > watermarkAt.getTime())
+      ) {
+        watermarkAt = new Date(reached)
+        await UsageSyncState.query()
+          .where('id', before.id)
+          .update({ watermark_at: watermarkAt, updated_at: new Date() })
+      }
       for (const done of item.done) {
-        if (advances && (watermarkAt === null || done.reached > watermarkAt.getTime())) {
-          watermarkAt = new Date(done.reached)
-          await UsageSyncState.query()
-            .where('id', before.id)
-            .update({ watermark_at: watermarkAt, updated_at: new Date() })
-        }
         await options.onProgress?.({
           window,
           chunkUntil: done.chunkUntil,
@@ -202,8 +212,10 @@ export default class UsageSyncService {
         })
       }
     }
+    let pending = 0
     const enqueue = (item: WriteItem) => {
-      tail = tail.then(() => write(item))
+      pending += 1
+      tail = tail.then(() => write(item)).finally(() => void (pending -= 1))
       const task = tail
       task.catch(() => {})
       writes.push(task)
@@ -220,10 +232,14 @@ export default class UsageSyncService {
           const chunk = { since: new Date(from), until: new Date(to) }
           const fraction = (from - since.getTime()) / span
           for await (const rows of this.client.spendLogs(chunk)) {
+            const records = rows.map(recordFromSpendLog)
+            // The page's rows are done with: let them go before anything waits.
+            rows.length = 0
             item ??= { batch: new UsageBatch('pull'), chunkUntil: chunk.until, fraction, done: [] }
             item.chunkUntil = chunk.until
             item.fraction = fraction
-            await store.add(item.batch, rows.map(recordFromSpendLog))
+            await store.add(item.batch, records)
+            records.length = 0
             if (item.batch.size >= BATCH_ROWS) {
               enqueue(item)
               item = null
@@ -241,10 +257,13 @@ export default class UsageSyncService {
             chunkUntil: chunk.until,
             fraction: (to - since.getTime()) / span,
           })
-          enqueue(item)
-          item = null
+          const last = to >= until.getTime()
+          if (last || pending === 0 || item.batch.size >= BATCH_ROWS / 2) {
+            enqueue(item)
+            item = null
+          }
           while (writes.length > BATCHES_AHEAD) await writes.shift()
-          if (to >= until.getTime()) break
+          if (last) break
         }
       }
     } catch (caught) {
