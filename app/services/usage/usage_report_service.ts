@@ -3,6 +3,7 @@ import { DateTime } from 'luxon'
 import type User from '#models/user'
 import UsageLog from '#models/usage_log'
 import UsageInvoice from '#models/usage_invoice'
+import { microsToCents } from '#support/usage_money'
 
 /** A date range in UTC, whole days: `from` 00:00 to the end of `to`. */
 export interface UsageRange {
@@ -64,11 +65,6 @@ export type UsageInvoiceLine = {
   stripeInvoiceId: string | null
   paidAt: string | null
   failureReason: string | null
-}
-
-/** Micro-dollars to cents, rounded half up, once. */
-export function microsToCents(micros: number) {
-  return Math.floor((micros + 5_000) / 10_000)
 }
 
 /**
