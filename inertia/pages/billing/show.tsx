@@ -473,7 +473,7 @@ export default function Billing(props: Props) {
       </div>
 
       <section className="card" aria-labelledby="usage-invoices-title">
-        <div className="page-header">
+        <div className="card-header">
           <h2 id="usage-invoices-title">AI usage invoices</h2>
           <Link href="/usage" className="button button-ghost button-small">
             See usage

@@ -195,6 +195,7 @@ test.group('Billing config parsed from the test environment', () => {
         maxPriceCents: 99_999_999,
         minPriceCents: 50,
       },
+      usageInvoices: { minimumChargeCents: 50, concurrency: 8 },
     })
   })
 })
