@@ -3,8 +3,8 @@
  * `x-litellm-api-key`), `GET /spend/logs/v2`, faults around it, FastAPI's 404/405
  * bodies, and `/_sim/…` handed to the control routes.
  */
-import http from 'node:http'
-import type { Socket } from 'node:net'
+import type http from 'node:http'
+import { SandboxHttpServer, readBody } from '../http_server.js'
 import { ProxyError } from './errors.js'
 import type { Fault, FaultInjector } from './faults.js'
 import { parseSpendQuery, type QueryEngine } from './query.js'
@@ -34,23 +34,6 @@ export interface ServerOptions {
 
 const MAX_BODY_BYTES = 64 * 1024 * 1024
 
-function readBody(req: http.IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = []
-    let size = 0
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length
-      if (size <= MAX_BODY_BYTES) chunks.push(chunk)
-    })
-    req.on('end', () =>
-      size > MAX_BODY_BYTES
-        ? reject(new Error('Body too large'))
-        : resolve(Buffer.concat(chunks).toString('utf8'))
-    )
-    req.on('error', reject)
-  })
-}
-
 function sleep(ms: number) {
   return new Promise((resolve) => setTimeout(resolve, ms))
 }
@@ -60,59 +43,35 @@ function maskKey(key: string): string {
   return key.length > 8 ? `${key.slice(0, 3)}...${key.slice(-4)}` : '****'
 }
 
-export class LiteLLMServer {
-  readonly server: http.Server
-  #hung = new Map<Socket, NodeJS.Timeout>()
+export class LiteLLMServer extends SandboxHttpServer {
   requests = 0
 
   constructor(private readonly options: ServerOptions) {
-    this.server = http.createServer((req, res) => {
-      this.#handle(req, res).catch((error: unknown) => {
-        if (res.headersSent) {
-          res.destroy()
-          return
-        }
-        const failure =
-          error instanceof ProxyError
-            ? error
-            : ProxyError.proxy(
-                500,
-                error instanceof Error ? error.message : String(error),
-                'internal_server_error'
-              )
-        this.#json(res, failure.status, JSON.stringify(failure.body))
-      })
-    })
-    this.server.keepAliveTimeout = 5_000
+    super()
   }
 
-  listen(port: number, host: string): Promise<number> {
-    return new Promise((resolve, reject) => {
-      this.server.once('error', reject)
-      this.server.listen(port, host, () => {
-        this.server.off('error', reject)
-        const address = this.server.address()
-        resolve(typeof address === 'object' && address ? address.port : port)
-      })
-    })
-  }
-
-  close(): Promise<void> {
-    for (const [socket, timer] of this.#hung) {
-      clearTimeout(timer)
-      socket.destroy()
-    }
-    this.#hung.clear()
-    return new Promise((resolve) => {
-      this.server.close(() => resolve())
-      this.server.closeAllConnections()
+  protected onRequest(req: http.IncomingMessage, res: http.ServerResponse) {
+    this.#handle(req, res).catch((error: unknown) => {
+      if (res.headersSent) {
+        res.destroy()
+        return
+      }
+      const failure =
+        error instanceof ProxyError
+          ? error
+          : ProxyError.proxy(
+              500,
+              error instanceof Error ? error.message : String(error),
+              'internal_server_error'
+            )
+      this.#json(res, failure.status, JSON.stringify(failure.body))
     })
   }
 
   async #handle(req: http.IncomingMessage, res: http.ServerResponse) {
     const url = new URL(req.url ?? '/', 'http://sandbox.invalid')
     const method = (req.method ?? 'GET').toUpperCase()
-    const body = await readBody(req)
+    const body = await readBody(req, MAX_BODY_BYTES, () => new Error('Body too large'))
     if (url.pathname === '/_sim' || url.pathname.startsWith('/_sim/')) {
       const answer = await this.options.sim(req, url, body)
       this.#json(res, answer.status, JSON.stringify(answer.body))
@@ -228,20 +187,7 @@ export class LiteLLMServer {
       this.#json(res, 401, JSON.stringify(error.body))
       return
     }
-    const socket = req.socket
-    if (fault.mode === 'reset') {
-      socket.resetAndDestroy()
-      return
-    }
-    const timer = setTimeout(() => {
-      this.#hung.delete(socket)
-      socket.destroy()
-    }, this.options.hangMs)
-    this.#hung.set(socket, timer)
-    socket.once('close', () => {
-      clearTimeout(timer)
-      this.#hung.delete(socket)
-    })
+    this.transportFault(req, fault.mode, this.options.hangMs)
   }
 
   #json(res: http.ServerResponse, status: number, text: string | Buffer) {

@@ -2,8 +2,8 @@
  * HTTP transport: auth, param decoding, Stripe's response headers, idempotency
  * and fault injection around the route table. `/_sim/…` goes to the control routes.
  */
-import http from 'node:http'
-import type { Socket } from 'node:net'
+import type http from 'node:http'
+import { SandboxHttpServer, readBody as readRequestBody } from '../http_server.js'
 import {
   ApiError,
   authenticationError,
@@ -59,25 +59,9 @@ export function maskKey(key: string): string {
 }
 
 export function readBody(req: http.IncomingMessage, limit = MAX_BODY_BYTES): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = []
-    let size = 0
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length
-      if (size <= limit) chunks.push(chunk)
-    })
-    req.on('end', () => {
-      if (size > limit)
-        reject(
-          invalidRequest(`Request body too large (over ${limit} bytes).`, {
-            status: 413,
-            validation: true,
-          })
-        )
-      else resolve(Buffer.concat(chunks).toString('utf8'))
-    })
-    req.on('error', reject)
-  })
+  return readRequestBody(req, limit, (max) =>
+    invalidRequest(`Request body too large (over ${max} bytes).`, { status: 413, validation: true })
+  )
 }
 
 export function errorOutcome(error: unknown, headers: Record<string, string> = {}): Outcome {
@@ -93,40 +77,15 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms))
 }
 
-export class ApiServer {
-  readonly server: http.Server
-  #hung = new Map<Socket, NodeJS.Timeout>()
-
+export class ApiServer extends SandboxHttpServer {
   constructor(private readonly options: ApiServerOptions) {
-    this.server = http.createServer((req, res) => {
-      this.#handle(req, res).catch((error: unknown) => {
-        if (!res.headersSent) this.#send(res, errorOutcome(error))
-        else res.destroy()
-      })
-    })
-    this.server.keepAliveTimeout = 5_000
+    super()
   }
 
-  listen(port: number, host: string): Promise<number> {
-    return new Promise((resolve, reject) => {
-      this.server.once('error', reject)
-      this.server.listen(port, host, () => {
-        this.server.off('error', reject)
-        const address = this.server.address()
-        resolve(typeof address === 'object' && address ? address.port : port)
-      })
-    })
-  }
-
-  close(): Promise<void> {
-    for (const [socket, timer] of this.#hung) {
-      clearTimeout(timer)
-      socket.destroy()
-    }
-    this.#hung.clear()
-    return new Promise((resolve) => {
-      this.server.close(() => resolve())
-      this.server.closeAllConnections()
+  protected onRequest(req: http.IncomingMessage, res: http.ServerResponse) {
+    this.#handle(req, res).catch((error: unknown) => {
+      if (!res.headersSent) this.#send(res, errorOutcome(error))
+      else res.destroy()
     })
   }
 
@@ -362,21 +321,8 @@ export class ApiServer {
       this.#send(res, { ...outcome, headers: { ...headers, ...outcome.headers } })
       return
     }
-    const socket = req.socket
-    if (fault.mode === 'reset') {
-      socket.resetAndDestroy()
-      return
-    }
-    // 'timeout': never answer; the client gives up (and retries) on its own timeout.
-    const timer = setTimeout(() => {
-      this.#hung.delete(socket)
-      socket.destroy()
-    }, this.options.hangMs)
-    this.#hung.set(socket, timer)
-    socket.once('close', () => {
-      clearTimeout(timer)
-      this.#hung.delete(socket)
-    })
+    // 'reset' drops the connection; 'timeout' never answers: the client gives up (and retries).
+    this.transportFault(req, fault.mode, this.options.hangMs)
   }
 
   #send(res: http.ServerResponse, outcome: Outcome) {
