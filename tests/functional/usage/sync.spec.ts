@@ -307,27 +307,26 @@ test.group('Usage sync (pull from LiteLLM)', (group) => {
       unknownUserRate: 0,
     })
     try {
-      const service = new UsageSyncService(
-        new LiteLLMClient({
-          baseUrl: sandbox.url,
-          apiKey: MASTER_KEY,
-          pageSize: 20,
-          maxRetries: 2,
-          backoffMs: 5,
-        })
-      )
-      let failed = false
-      const report = await service.sync({
-        since: at('00:00:00'),
-        now: nowFor('06:00:00'),
-        onProgress: ({ chunkUntil }) => {
-          // Once the first hour is stored, LiteLLM breaks (more failures than retries).
-          if (!failed && chunkUntil > at('01:00:00')) {
-            failed = true
-            sandbox.failNext({ count: 50, status: 500 })
-          }
-        },
+      const client = new LiteLLMClient({
+        baseUrl: sandbox.url,
+        apiKey: MASTER_KEY,
+        pageSize: 20,
+        maxRetries: 2,
+        backoffMs: 5,
       })
+      // When the sync starts reading the second hour, LiteLLM breaks (more failures than
+      // retries). Keyed on the window, not on progress: pages are read ahead of the writes.
+      let failed = false
+      const spendLogs = client.spendLogs.bind(client)
+      client.spendLogs = ((window, options) => {
+        if (!failed && window.since >= at('01:00:00')) {
+          failed = true
+          sandbox.failNext({ count: 50, status: 500 })
+        }
+        return spendLogs(window, options)
+      }) as typeof client.spendLogs
+      const service = new UsageSyncService(client)
+      const report = await service.sync({ since: at('00:00:00'), now: nowFor('06:00:00') })
       assert.equal(report.status, 'failed')
       assert.match(report.error!, /answered 500/)
       assert.isNotNull(report.watermarkAfter)
