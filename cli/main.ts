@@ -24,6 +24,7 @@ import * as agents from './commands/agents.js'
 import * as usage from './commands/usage.js'
 import * as invoices from './commands/invoices.js'
 import * as audit from './commands/audit.js'
+import * as jobs from './commands/jobs.js'
 
 export type CommandContext = {
   app: ApplicationService
@@ -43,6 +44,7 @@ const COMMANDS = [
   usage,
   invoices,
   audit,
+  jobs,
 ]
 
 export function buildProgram(context: CommandContext) {

@@ -1,12 +1,13 @@
 import type { Command } from 'commander'
 import type { CommandContext } from '../main.js'
 import { ExitCode } from '../output.js'
+import { runAsJob } from '../job.js'
 
 /**
  * agents:sync — finishes the Stripe side of agents whose product or price is
  * behind our row (a creator saved a price while Stripe was down). Keyed
- * calls: a rerun never makes a second product or price. Exit 3 when some
- * still fail.
+ * calls: a rerun never makes a second product or price. One run at a time
+ * across hosts (the job lock). Exit 3 when some still fail.
  */
 export function register(program: Command, context: CommandContext) {
   program
@@ -27,7 +28,14 @@ Examples:
       const { default: AgentCatalogService } =
         await import('#services/marketplace/agent_catalog_service')
       const catalog = await context.app.container.make(AgentCatalogService)
-      const result = await catalog.syncPending()
+      const result = await runAsJob(context, 'agents:sync', () => catalog.syncPending(), {
+        json: options.json,
+        report: (synced) => ({
+          outcome: synced.failed.length > 0 ? 'partial' : 'succeeded',
+          summary: { synced: synced.synced.length, failed: synced.failed.length },
+        }),
+      })
+      if (result === null) return
       if (result.failed.length > 0) context.setExitCode(ExitCode.partial)
       if (options.json) return context.output.json(result)
       const rows = [

@@ -1,6 +1,7 @@
 import type { Command } from 'commander'
 import type { CommandContext } from '../main.js'
 import { CliError, ExitCode } from '../output.js'
+import { runAsJob } from '../job.js'
 
 /** customers:sync — creates the Stripe customers that registration could not. */
 export function register(program: Command, context: CommandContext) {
@@ -14,7 +15,8 @@ export function register(program: Command, context: CommandContext) {
       'after',
       `
 Safe to run again: each customer is created with an idempotency key derived
-from the user, and only users without a customer are touched.
+from the user, and only users without a customer are touched. One run at a
+time across hosts: another one says so and exits 0.
 
 Examples:
   npm run cli -- customers:sync --dry-run
@@ -32,7 +34,20 @@ Exit codes: 0 all created (or nothing to do), 3 some failed (rerun later), 2 bad
       }
       const { default: CustomerService } = await import('#services/customer_service')
       const customers = await context.app.container.make(CustomerService)
-      const results = await customers.syncMissing({ dryRun: options.dryRun, limit })
+      // A dry run changes nothing: it neither waits for the lock nor counts as a run.
+      const results = options.dryRun
+        ? await customers.syncMissing({ dryRun: true, limit })
+        : await runAsJob(context, 'customers:sync', () => customers.syncMissing({ limit }), {
+            json: options.json,
+            report: (rows) => {
+              const failures = rows.filter((row) => row.error).length
+              return {
+                outcome: failures > 0 ? 'partial' : 'succeeded',
+                summary: { created: rows.length - failures, failed: failures },
+              }
+            },
+          })
+      if (results === null) return
       const failed = results.filter((result) => result.error)
 
       if (options.json) {

@@ -2,6 +2,7 @@ import type { Command } from 'commander'
 import type { CommandContext } from '../main.js'
 import { CliError, ExitCode } from '../output.js'
 import { formatCents } from '../format.js'
+import { recordAsJob, runAsJob } from '../job.js'
 
 async function creatorId(reference: string | undefined) {
   if (reference === undefined) return undefined
@@ -11,6 +12,13 @@ async function creatorId(reference: string | undefined) {
     : await User.query().whereRaw('lower(email) = ?', [reference.trim().toLowerCase()]).first()
   if (!user) throw new CliError(`No user "${reference}" (give a user id or an email)`)
   return user.id
+}
+
+/** Outcomes counted by status, for the run's summary in job_runs: { paid: 2, retry: 1 }. */
+function countBy(outcomes: { status: string }[]) {
+  const counts: Record<string, number> = {}
+  for (const outcome of outcomes) counts[outcome.status] = (counts[outcome.status] ?? 0) + 1
+  return counts
 }
 
 /** payouts:run and payouts:reconcile — paying creators and checking the payouts against Stripe. */
@@ -38,14 +46,26 @@ Exit codes: 0 done, 1 failed, 2 bad usage, 3 some payouts or reversals need a re
       const only = await creatorId(options.creator)
       const { default: PayoutService } = await import('#services/marketplace/payout_service')
       const payouts = await context.app.container.make(PayoutService)
-      const result = await payouts.run({ creatorId: only })
-      const troubled =
-        result.payouts.some(
-          (outcome) => outcome.status === 'failed' || outcome.status === 'retry'
-        ) ||
-        result.reversals.some(
-          (outcome) => outcome.status === 'failed' || outcome.status === 'retry'
-        )
+      const isTroubled = (outcome: { status: string }) =>
+        outcome.status === 'failed' || outcome.status === 'retry'
+      // Creators are locked one by one (two hosts may share a run), so the run is only recorded.
+      const result = await recordAsJob(
+        context,
+        'payouts:run',
+        () => payouts.run({ creatorId: only }),
+        (ran) => ({
+          outcome:
+            ran.payouts.some(isTroubled) || ran.reversals.some(isTroubled)
+              ? 'partial'
+              : 'succeeded',
+          summary: {
+            madePayable: ran.madePayable,
+            payouts: countBy(ran.payouts),
+            reversals: countBy(ran.reversals),
+          },
+        })
+      )
+      const troubled = result.payouts.some(isTroubled) || result.reversals.some(isTroubled)
       if (options.json) {
         context.output.json(result)
       } else {
@@ -84,6 +104,8 @@ Exit codes: 0 done, 1 failed, 2 bad usage, 3 some payouts or reversals need a re
     .addHelpText(
       'after',
       `
+One run at a time across hosts (the job lock): another one says so and exits 0.
+
 Examples:
   npm run cli -- payouts:reconcile
   npm run cli -- payouts:reconcile --repair --json
@@ -102,10 +124,33 @@ Exit codes: 0 everything matches (or every mismatch was repaired), 1 failed, 2 b
       const { DateTime } = await import('luxon')
       const { default: PayoutService } = await import('#services/marketplace/payout_service')
       const payouts = await context.app.container.make(PayoutService)
-      const result = await payouts.reconcile({
-        repair: options.repair ?? false,
-        since: DateTime.utc().minus({ days }),
-      })
+      const unrepaired = (mismatch: { repaired: string | null }) =>
+        !mismatch.repaired || mismatch.repaired.startsWith('not repaired')
+      const result = await runAsJob(
+        context,
+        'payouts:reconcile',
+        () =>
+          payouts.reconcile({
+            repair: options.repair ?? false,
+            since: DateTime.utc().minus({ days }),
+          }),
+        {
+          json: options.json,
+          report: (reconciled) => {
+            const remaining = reconciled.mismatches.filter(unrepaired).length
+            return {
+              outcome: remaining > 0 ? 'partial' : 'succeeded',
+              summary: {
+                repair: options.repair ?? false,
+                checked: reconciled.checkedPayouts,
+                mismatches: reconciled.mismatches.length,
+                unrepaired: remaining,
+              },
+            }
+          },
+        }
+      )
+      if (result === null) return
       if (options.json) context.output.json(result)
       else {
         context.output.line(
@@ -121,12 +166,6 @@ Exit codes: 0 everything matches (or every mismatch was repaired), 1 failed, 2 b
             { header: 'Repaired', value: (row) => row.repaired ?? (options.repair ? 'no' : '') },
           ])
       }
-      if (
-        result.mismatches.some(
-          (mismatch) => !mismatch.repaired || mismatch.repaired.startsWith('not repaired')
-        )
-      ) {
-        context.setExitCode(ExitCode.partial)
-      }
+      if (result.mismatches.some(unrepaired)) context.setExitCode(ExitCode.partial)
     })
 }

@@ -2,6 +2,7 @@ import type { Command } from 'commander'
 import { DateTime } from 'luxon'
 import type { CommandContext } from '../main.js'
 import { CliError, ExitCode } from '../output.js'
+import { runAsJob } from '../job.js'
 
 /** subscriptions:check-grace — drops past_due Premium users to free once the grace period is over. */
 export function register(program: Command, context: CommandContext) {
@@ -18,7 +19,8 @@ export function register(program: Command, context: CommandContext) {
 A renewal that keeps failing leaves the subscription past_due while Stripe
 retries; Premium limits stay for the grace period, then drop to free even if
 no new event arrives. Extra deployments are stopped newest first, with the
-reason on the project; nothing is deleted. Safe to run any number of times.
+reason on the project; nothing is deleted. Safe to run any number of times,
+and from many hosts: one run at a time (the others say so and exit 0).
 
 Examples:
   npm run cli -- subscriptions:check-grace
@@ -36,7 +38,13 @@ Exit codes: 0 ok (also when nothing was due), 2 bad usage.`
       }
       const { default: SubscriptionService } = await import('#services/subscription_service')
       const subscriptions = await context.app.container.make(SubscriptionService)
-      const expired = await subscriptions.expireGrace(now)
+      const expired = await runAsJob(
+        context,
+        'subscriptions:check-grace',
+        () => subscriptions.expireGrace(now),
+        { json: options.json, report: (rows) => ({ summary: { expired: rows.length } }) }
+      )
+      if (expired === null) return
 
       if (options.json) {
         context.output.json({ now: now.toISO(), expired })
