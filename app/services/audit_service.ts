@@ -97,7 +97,7 @@ export default class AuditService {
     usage_invoice_totals: {
       description:
         'Every usage invoice splits its amount exactly (credits applied + charged + carried = amount), its credits match its ledger entries, and its lines add up to it',
-      hint: 'Leave the invoice alone in Stripe; compare it with invoices:show, then fix the row (or the missing ledger entry) so it matches what was actually charged.',
+      hint: 'Leave the invoice alone in Stripe; compare it with invoices:list --user <id> --json, then fix the row (or the missing ledger entry) so it matches what was actually charged.',
       sql: () => ({
         sql: `
           WITH line_sums AS (
@@ -242,7 +242,7 @@ export default class AuditService {
     usage_billing: {
       description:
         "Every usage row is billed at most once (one invoice column; a carried invoice holds none) and to its own user, and an invoice's cost equals the sum of its usage rows",
-      hint: 'Do not rerun invoices:generate over it: compare the invoice (invoices:show) with its usage rows and fix the usage_invoice_id links; Stripe keeps what was charged.',
+      hint: 'Do not rerun invoices:generate over it: compare the invoice (invoices:list --user <id> --json) with its usage rows and fix the usage_invoice_id links; Stripe keeps what was charged.',
       sql: () => ({
         sql: `
           WITH billed AS (

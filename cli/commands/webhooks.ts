@@ -2,6 +2,7 @@ import type { Command } from 'commander'
 import { DateTime } from 'luxon'
 import type { StripeEventStatus } from '#models/stripe_event'
 import type { CommandContext } from '../main.js'
+import { runAsJob } from '../job.js'
 import { CliError, ExitCode } from '../output.js'
 
 /**
@@ -119,15 +120,30 @@ Exit codes: 0 all replayed (or nothing to do), 3 some failed again or were not f
 
         const { default: StripeEventService } = await import('#services/stripe_event_service')
         const service = await context.app.container.make(StripeEventService)
-        const results = await service.replay({
-          ids,
-          failed: options.failed,
-          type: options.type,
-          since,
-          limit,
-          dryRun: options.dryRun,
-        })
-        const bad = results.filter((r) => r.outcome === 'failed' || r.outcome === 'not_found')
+        const replay = () =>
+          service.replay({
+            ids,
+            failed: options.failed,
+            type: options.type,
+            since,
+            limit,
+            dryRun: options.dryRun,
+          })
+        const failing = (rows: Awaited<ReturnType<typeof replay>>) =>
+          rows.filter((r) => r.outcome === 'failed' || r.outcome === 'not_found')
+        // A selection (the cron form, e.g. --failed) runs once across hosts; ids and dry runs need no lock.
+        const results =
+          ids.length > 0 || options.dryRun
+            ? await replay()
+            : await runAsJob(context, 'webhooks:replay', replay, {
+                json: options.json,
+                report: (rows) => ({
+                  outcome: failing(rows).length > 0 ? 'partial' : 'succeeded',
+                  summary: { selected: rows.length, failed: failing(rows).length },
+                }),
+              })
+        if (results === null) return
+        const bad = failing(results)
 
         if (options.json) {
           context.output.json({ dryRun: !!options.dryRun, results })

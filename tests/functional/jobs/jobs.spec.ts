@@ -119,6 +119,7 @@ test.group('Cron jobs', (group) => {
       ['subscriptions:check-grace', []],
       ['agents:sync', []],
       ['payouts:reconcile', ['--repair']],
+      ['webhooks:replay', ['--failed']],
     ] as const) {
       const held = locks.createLock(JobRunner.lockName(job), '1m')
       assert.isTrue(await held.acquireImmediately())
