@@ -50,6 +50,27 @@ async function resetUsers() {
   ])
 }
 
+/** Every command the CLI registers (cli/main.ts). */
+const COMMANDS = [
+  'users:list',
+  'customers:sync',
+  'credits:grant',
+  'credits:show',
+  'webhooks:list',
+  'webhooks:replay',
+  'subscriptions:check-grace',
+  'payouts:run',
+  'payouts:reconcile',
+  'earnings:show',
+  'agents:sync',
+  'usage:sync',
+  'usage:show',
+  'invoices:generate',
+  'invoices:list',
+  'audit',
+  'jobs:status',
+]
+
 test.group('CLI', (group) => {
   group.each.setup(async () => {
     await resetUsers()
@@ -72,6 +93,21 @@ test.group('CLI', (group) => {
       run.stdout,
       'Exit codes: 0 ok, 1 failed, 2 bad usage, 3 partial (needs attention).'
     )
+    // Every command of the product, one line each with its description.
+    for (const name of COMMANDS) {
+      const lines = run.stdout.split('\n').filter((line) => line.trim().startsWith(`${name} `))
+      assert.lengthOf(lines, 1, name)
+      assert.match(lines[0], new RegExp(`^\\s*${name}\\b.*\\s{2,}\\S`), `${name} has a description`)
+    }
+  })
+
+  test('every command has --help with examples', async ({ assert }) => {
+    for (const name of COMMANDS) {
+      const run = await cli([name, '--help'])
+      assert.equal(run.code, 0, `${name}: ${run.stderr}`)
+      assert.match(run.stdout, new RegExp(`^Usage: studio-billing ${name}`), name)
+      assert.match(run.stdout, /Examples?:/, `${name} shows examples`)
+    }
   })
 
   test('users:list prints a table with the users', async ({ assert }) => {
