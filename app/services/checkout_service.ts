@@ -29,6 +29,7 @@ export interface FulfilPrefetch {
 import StripeUnavailableException from '#exceptions/stripe_unavailable_exception'
 import CheckoutMismatchException from '#exceptions/checkout_mismatch_exception'
 import CheckoutConflictException from '#exceptions/checkout_conflict_exception'
+import { stripeId } from '#support/stripe_ids'
 
 /** What a user can buy through Checkout. */
 export type Purchase =
@@ -61,11 +62,6 @@ export interface FulfilOptions {
   eventCreated?: DateTime
   /** Who is fulfilling, for the ledger's created_by ('webhook', 'success_page'). */
   source?: string
-}
-
-function idOf(value: string | { id: string } | null | undefined): string | null {
-  if (!value) return null
-  return typeof value === 'string' ? value : value.id
 }
 
 /** A priced line: the amount and wording we charge, from config only. */
@@ -284,8 +280,8 @@ export default class CheckoutService {
       throw refuse(`unknown purchase kind "${metadata.kind ?? ''}"`)
     }
     if (!user) throw refuse(`no user ${metadata.user_id ?? '(missing user_id)'}`)
-    if (!user.stripeCustomerId || idOf(session.customer) !== user.stripeCustomerId) {
-      throw refuse(`customer ${idOf(session.customer) ?? '(none)'} is not user ${user.id}'s`)
+    if (!user.stripeCustomerId || stripeId(session.customer) !== user.stripeCustomerId) {
+      throw refuse(`customer ${stripeId(session.customer) ?? '(none)'} is not user ${user.id}'s`)
     }
     if (session.client_reference_id && session.client_reference_id !== String(user.id)) {
       throw refuse(`client_reference_id ${session.client_reference_id} is not user ${user.id}`)
@@ -374,7 +370,7 @@ export default class CheckoutService {
   async prefetch(session: Stripe.Checkout.Session): Promise<FulfilPrefetch> {
     const none: FulfilPrefetch = { subscription: null, agentSubscription: null, chargeId: null }
     if (!CheckoutService.isPaid(session)) return none
-    const subscriptionId = idOf(session.subscription)
+    const subscriptionId = stripeId(session.subscription)
     const kind = session.metadata?.kind
     if (kind === 'premium' && subscriptionId) {
       const subscriptions = await this.subscriptionService()
@@ -387,7 +383,7 @@ export default class CheckoutService {
       }
       return {
         ...none,
-        chargeId: await entitlements.chargeOfPaymentIntent(idOf(session.payment_intent)),
+        chargeId: await entitlements.chargeOfPaymentIntent(stripeId(session.payment_intent)),
       }
     }
     return none
@@ -431,7 +427,7 @@ export default class CheckoutService {
     const owner = user!
     const kind = priced.purchase.kind
     const paid = CheckoutService.isPaid(session)
-    const paymentIntentId = idOf(session.payment_intent)
+    const paymentIntentId = stripeId(session.payment_intent)
     const now = DateTime.utc()
     const createdBy = options.source ?? 'checkout'
 
@@ -600,7 +596,7 @@ export default class CheckoutService {
           amountCents: priced.amountCents,
           currency: priced.currency,
           stripeCheckoutSessionId: session.id,
-          stripePaymentIntentId: idOf(session.payment_intent),
+          stripePaymentIntentId: stripeId(session.payment_intent),
           status: 'failed',
           paidAt: null,
           refundedAt: null,

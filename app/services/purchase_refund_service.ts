@@ -10,6 +10,7 @@ import CreditService from '#services/credit_service'
 import StripeGateway from '#services/stripe_gateway'
 import PlanLimits from '#services/plan_limits'
 import DeploymentService from '#services/deployment_service'
+import { stripeId } from '#support/stripe_ids'
 
 /**
  * A refund or dispute of a Checkout payment of ours whose purchase is not
@@ -31,11 +32,6 @@ export type RefundOutcome =
       already: boolean
     }
   | { purchase: 'deploy_slot'; refunded: boolean }
-
-function idOf(value: string | { id: string } | null | undefined): string | null {
-  if (!value) return null
-  return typeof value === 'string' ? value : value.id
-}
 
 /**
  * Refunds and disputes of what users bought through Checkout (credit packs and
@@ -62,7 +58,7 @@ export default class PurchaseRefundService {
       kind: string | null
     }
   ): Promise<RefundOutcome> {
-    const paymentIntentId = idOf(charge.payment_intent)
+    const paymentIntentId = stripeId(charge.payment_intent)
     if (!paymentIntentId || charge.amount_refunded <= 0) return { purchase: 'none' }
     const full = charge.refunded || charge.amount_refunded >= charge.amount
     return this.apply(paymentIntentId, {
@@ -95,7 +91,7 @@ export default class PurchaseRefundService {
     if (object.object === 'charge' && object.metadata?.kind !== undefined) {
       return object.metadata.kind
     }
-    const paymentIntentId = idOf(object.payment_intent)
+    const paymentIntentId = stripeId(object.payment_intent)
     if (!paymentIntentId) return null
     const gateway = await app.container.make(StripeGateway)
     const intent = await StripeGateway.call(() =>
@@ -109,7 +105,7 @@ export default class PurchaseRefundService {
         limit: 1,
       })
     )
-    const invoiceId = idOf(payments.data[0]?.invoice)
+    const invoiceId = stripeId(payments.data[0]?.invoice)
     if (!invoiceId) return null
     const invoice = await StripeGateway.call(() => gateway.client.invoices.retrieve(invoiceId))
     return invoice.parent?.subscription_details?.metadata?.kind ?? null
@@ -123,7 +119,7 @@ export default class PurchaseRefundService {
     dispute: Stripe.Dispute,
     options: { trx: TransactionClientContract; at: DateTime; kind: string | null }
   ): Promise<RefundOutcome> {
-    const paymentIntentId = idOf(dispute.payment_intent)
+    const paymentIntentId = stripeId(dispute.payment_intent)
     if (!paymentIntentId) return { purchase: 'none' }
     return this.apply(paymentIntentId, {
       trx: options.trx,

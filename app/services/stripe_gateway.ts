@@ -50,6 +50,23 @@ export default class StripeGateway {
     }
   }
 
+  /** Runs a Stripe read; null when Stripe answers 404 (it does not know the object). */
+  static async orNull<T>(fn: () => Promise<T>): Promise<T | null> {
+    try {
+      return await fn()
+    } catch (error) {
+      if (error instanceof Stripe.errors.StripeError && error.statusCode === 404) return null
+      throw error
+    }
+  }
+
+  /** A subscription as Stripe holds it now; null when unknown; unreachable Stripe is a 503. */
+  retrieveSubscription(id: string) {
+    return StripeGateway.call(() =>
+      StripeGateway.orNull(() => this.client.subscriptions.retrieve(id))
+    )
+  }
+
   /** Stripe errors that mean "could not get an answer": safe to retry later. */
   static isUnavailable(error: unknown) {
     return (

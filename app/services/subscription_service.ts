@@ -18,7 +18,6 @@ import CustomerService from '#services/customer_service'
 import CheckoutService from '#services/checkout_service'
 import DeploymentService from '#services/deployment_service'
 import PlanLimits from '#services/plan_limits'
-import StripeUnavailableException from '#exceptions/stripe_unavailable_exception'
 import SubscriptionConflictException from '#exceptions/subscription_conflict_exception'
 import { fromStripeTime, isOlderState } from '#support/stripe_time'
 
@@ -517,14 +516,8 @@ export default class SubscriptionService {
   }
 
   /** Retrieves the subscription from Stripe; null when Stripe does not know it. Never called under a lock. */
-  async retrieve(id: string): Promise<Stripe.Subscription | null> {
-    try {
-      return await this.gateway.client.subscriptions.retrieve(id)
-    } catch (error) {
-      if (StripeGateway.isUnavailable(error)) throw StripeUnavailableException.fromError(error)
-      if (error instanceof Error && 'statusCode' in error && error.statusCode === 404) return null
-      throw error
-    }
+  retrieve(id: string): Promise<Stripe.Subscription | null> {
+    return this.gateway.retrieveSubscription(id)
   }
 
   /**

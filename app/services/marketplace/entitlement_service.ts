@@ -18,7 +18,9 @@ import CustomerService from '#services/customer_service'
 import EarningsService from '#services/marketplace/earnings_service'
 import { splitGross } from '#services/marketplace/split'
 import ConflictException from '#exceptions/conflict_exception'
+import { PurchaseNotRecordedYetException } from '#services/purchase_refund_service'
 import { fromStripeTime, isOlderState } from '#support/stripe_time'
+import { stripeId } from '#support/stripe_ids'
 
 /** What acquiring an agent did: added at once (free, api) or a Checkout to pay at. */
 export type AcquireResult =
@@ -89,11 +91,6 @@ export type OwnedAgent = {
   currentPeriodEnd: string | null
   since: string
   agent: { id: number; slug: string; name: string; description: string }
-}
-
-function idOf(value: string | { id: string } | null | undefined): string | null {
-  if (!value) return null
-  return typeof value === 'string' ? value : value.id
 }
 
 /** Stripe's subscription status as an entitlement status. */
@@ -340,13 +337,8 @@ export default class AgentEntitlementService {
   /* Stripe reads (before any lock) and their application (under it)     */
   /* ------------------------------------------------------------------ */
 
-  protected async retrieve(id: string): Promise<Stripe.Subscription | null> {
-    try {
-      return await StripeGateway.call(() => this.gateway.client.subscriptions.retrieve(id))
-    } catch (error) {
-      if (error instanceof Error && 'statusCode' in error && error.statusCode === 404) return null
-      throw error
-    }
+  protected retrieve(id: string): Promise<Stripe.Subscription | null> {
+    return this.gateway.retrieveSubscription(id)
   }
 
   /** Reads an agent subscription's current state, and the user's other live ones for that agent. */
@@ -394,7 +386,7 @@ export default class AgentEntitlementService {
     const agentId = Number(subscription.metadata.agent_id)
     const owner = await User.query({ client: trx }).where('id', userId).forUpdate().first()
     const agent = await MarketplaceAgent.query({ client: trx }).where('id', agentId).first()
-    const customerId = idOf(subscription.customer)
+    const customerId = stripeId(subscription.customer)
     if (!owner || !agent || owner.stripeCustomerId !== customerId) {
       logger.warn(
         { subscription: subscription.id, userId, agentId, customer: customerId },
@@ -478,7 +470,7 @@ export default class AgentEntitlementService {
     const intent = await StripeGateway.call(() =>
       this.gateway.client.paymentIntents.retrieve(paymentIntentId)
     )
-    return idOf(intent.latest_charge)
+    return stripeId(intent.latest_charge)
   }
 
   /** Whether an invoice belongs to an agent subscription (the subscription's metadata rides on it). */
@@ -493,9 +485,9 @@ export default class AgentEntitlementService {
     )
     const paid = payments.data.find((payment) => payment.status === 'paid')
     const chargeId =
-      idOf(paid?.payment.charge) ??
-      (await this.chargeOfPaymentIntent(idOf(paid?.payment.payment_intent)))
-    const subscriptionId = idOf(invoice.parent?.subscription_details?.subscription)
+      stripeId(paid?.payment.charge) ??
+      (await this.chargeOfPaymentIntent(stripeId(paid?.payment.payment_intent)))
+    const subscriptionId = stripeId(invoice.parent?.subscription_details?.subscription)
     const subscription = subscriptionId ? await this.fetchSubscription(subscriptionId) : null
     return { invoice, chargeId, subscription }
   }
@@ -580,7 +572,7 @@ export default class AgentEntitlementService {
         pricingType: 'one_time',
         status: 'active',
         stripeCheckoutSessionId: session.id,
-        stripePaymentIntentId: idOf(session.payment_intent),
+        stripePaymentIntentId: stripeId(session.payment_intent),
       },
       { client: trx }
     )
@@ -593,13 +585,20 @@ export default class AgentEntitlementService {
    * refund step or dispute); a one-time purchase refunded in full, or
    * disputed, loses its entitlement. A refund names the charge's refunded
    * total so far, so a step whose event was missed is still taken back once.
+   * A charge whose earning is not recorded yet throws
+   * PurchaseNotRecordedYetException: the event fails and is delivered again.
    */
   async reverseCharge(
     input: ChargeReversalStep & { chargeId: string },
     trx: TransactionClientContract
   ) {
     const earnings = await this.earnings.earningsOfCharge(input.chargeId, trx)
-    if (earnings.length === 0) return []
+    if (earnings.length === 0) {
+      // The sale's own event (checkout or invoice.paid) is not processed yet: the refund waits for it.
+      throw new PurchaseNotRecordedYetException(
+        `Agent payment ${input.chargeId} has no earning recorded yet: retry once its sale is processed`
+      )
+    }
     let gross = 0
     if (input.kind === 'refund') {
       const [sums] = await trx

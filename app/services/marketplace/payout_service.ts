@@ -693,15 +693,8 @@ export default class PayoutService {
     return { checkedPayouts: payouts.length, mismatches }
   }
 
-  protected async retrieveTransfer(id: string): Promise<Stripe.Transfer | null> {
-    try {
-      return await this.gateway.client.transfers.retrieve(id)
-    } catch (error) {
-      if (error instanceof Stripe.errors.StripeInvalidRequestError && error.statusCode === 404) {
-        return null
-      }
-      throw error
-    }
+  protected retrieveTransfer(id: string): Promise<Stripe.Transfer | null> {
+    return StripeGateway.orNull(() => this.gateway.client.transfers.retrieve(id))
   }
 
   /** Finishes an open payout under its creator's lock (reconcile's repair). */

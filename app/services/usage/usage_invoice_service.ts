@@ -22,6 +22,7 @@ import StripeUnavailableException from '#exceptions/stripe_unavailable_exception
 import UsageInvoiceException from '#exceptions/usage_invoice_exception'
 import { allocateCents, microsToCents, parsePeriod, type BillingPeriod } from '#support/usage_money'
 import { fromStripeTime } from '#support/stripe_time'
+import { stripeId } from '#support/stripe_ids'
 
 /** What a run did (or, dry, would do) for one user. */
 export type InvoiceOutcomeStatus =
@@ -141,11 +142,6 @@ const OUTAGE_STREAK = 5
 
 function message(error: unknown) {
   return (error instanceof Error ? error.message : String(error)).slice(0, 2000)
-}
-
-function idOf(value: string | { id?: string } | null | undefined): string | null {
-  if (!value) return null
-  return typeof value === 'string' ? value : (value.id ?? null)
 }
 
 const formatters = new Map<string, Intl.NumberFormat>()
@@ -841,12 +837,12 @@ export default class UsageInvoiceService {
     const payment = needsCharge
       ? payments.data.find((candidate) => candidate.status === 'paid')
       : payments.data[0]
-    const intentId = idOf(payment?.payment.payment_intent)
+    const intentId = stripeId(payment?.payment.payment_intent)
     if (needsCharge) {
-      fetched.chargeId = idOf(payment?.payment.charge)
+      fetched.chargeId = stripeId(payment?.payment.charge)
       if (!fetched.chargeId && intentId) {
         const intent = await StripeGateway.call(() => stripe.paymentIntents.retrieve(intentId))
-        fetched.chargeId = idOf(intent.latest_charge)
+        fetched.chargeId = stripeId(intent.latest_charge)
       }
     } else if (intentId) {
       const intent = await StripeGateway.call(() => stripe.paymentIntents.retrieve(intentId))

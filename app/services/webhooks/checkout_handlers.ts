@@ -2,13 +2,10 @@ import app from '@adonisjs/core/services/app'
 import logger from '@adonisjs/core/services/logger'
 import type Stripe from 'stripe'
 import CheckoutService, { type FulfilPrefetch } from '#services/checkout_service'
-import PurchaseRefundService, {
-  PurchaseNotRecordedYetException,
-} from '#services/purchase_refund_service'
+import PurchaseRefundService from '#services/purchase_refund_service'
 import AgentEntitlementService, {
   type ChargeReversalStep,
 } from '#services/marketplace/entitlement_service'
-import EarningsService from '#services/marketplace/earnings_service'
 import type { TransactionClientContract } from '@adonisjs/lucid/types/database'
 import { fromStripeTime } from '#support/stripe_time'
 import { defineHandler, type HandlerTable } from './types.js'
@@ -117,12 +114,6 @@ async function reverseAgentEarnings(
   step: ChargeReversalStep
 ) {
   const entitlements = await app.container.make(AgentEntitlementService)
-  const earnings = await new EarningsService().earningsOfCharge(chargeId, trx)
-  if (earnings.length === 0) {
-    throw new PurchaseNotRecordedYetException(
-      `Agent payment ${chargeId} has no earning recorded yet: retry once its sale is processed`
-    )
-  }
   const reversals = await entitlements.reverseCharge({ ...step, chargeId }, trx)
   logger.info({ charge: chargeId, reversals: reversals.length }, 'agent earnings reversed')
 }
