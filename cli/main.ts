@@ -25,6 +25,7 @@ import * as usage from './commands/usage.js'
 import * as invoices from './commands/invoices.js'
 import * as audit from './commands/audit.js'
 import * as jobs from './commands/jobs.js'
+import * as stripe from './commands/stripe.js'
 
 export type CommandContext = {
   app: ApplicationService
@@ -44,6 +45,7 @@ const COMMANDS = [
   usage,
   invoices,
   audit,
+  stripe,
   jobs,
 ]
 

@@ -35,6 +35,29 @@ export interface ClawbackResult {
 
 const REFUND_KINDS = ['refund_clawback'] as const
 
+/** An operator's grant or debit (`credits:grant`). */
+export interface OperatorAdjustment {
+  amountCents: number
+  debit?: boolean
+  reason: string
+  operator: string
+  idempotencyKey?: string
+}
+
+/** What an operator adjustment would record (a dry run). */
+export interface AdjustmentPreview {
+  /** false: an entry with the same key exists, a real run changes nothing. */
+  wouldCreate: boolean
+  existingEntryId: number | null
+  userId: number
+  kind: CreditLedgerEntryKind
+  amountCents: number
+  balanceBeforeCents: number
+  balanceAfterCents: number
+  description: string
+  createdBy: string
+}
+
 /**
  * The credit ledger: append-only entries (1 credit = 1 cent) and the cached
  * `users.credits_balance_cents`, which always equals the ledger sum. Every
@@ -119,27 +142,62 @@ export default class CreditService {
    * An operator's grant or debit, with the reason in the ledger and
    * `created_by = 'operator:<name>'`. A debit past the balance is refused.
    */
-  operatorAdjust(
-    user: User,
-    input: {
-      amountCents: number
-      debit?: boolean
-      reason: string
-      operator: string
-      idempotencyKey?: string
+  operatorAdjust(user: User, input: OperatorAdjustment) {
+    const { amountCents, kind, options } = this.operatorEntry(user, input)
+    return this.record(user.id, amountCents, kind, options)
+  }
+
+  /**
+   * What `operatorAdjust` would do, read-only (`credits:grant --dry-run`):
+   * the same checks (a key already used, a debit past the balance) and the
+   * balance after, without writing or locking anything.
+   */
+  async previewOperatorAdjust(user: User, input: OperatorAdjustment): Promise<AdjustmentPreview> {
+    const { amountCents, kind, options } = this.operatorEntry(user, input)
+    const fresh = await User.findOrFail(user.id)
+    const existing = await CreditLedgerEntry.findBy('idempotency_key', options.idempotencyKey)
+    if (
+      existing &&
+      (existing.userId !== user.id ||
+        existing.amountCents !== amountCents ||
+        existing.kind !== kind)
+    ) {
+      throw new Error(
+        `The idempotency key "${options.idempotencyKey}" was already used for a different ledger entry (#${existing.id}); use another key`
+      )
     }
-  ) {
+    const balanceAfter = existing
+      ? fresh.creditsBalanceCents
+      : fresh.creditsBalanceCents + amountCents
+    if (balanceAfter < 0) {
+      throw InsufficientCreditsException.forDebit(-amountCents, fresh.creditsBalanceCents)
+    }
+    return {
+      wouldCreate: !existing,
+      existingEntryId: existing?.id ?? null,
+      userId: user.id,
+      kind,
+      amountCents,
+      balanceBeforeCents: fresh.creditsBalanceCents,
+      balanceAfterCents: balanceAfter,
+      description: options.description,
+      createdBy: options.createdBy,
+    }
+  }
+
+  /** The ledger entry an operator adjustment makes (amount signed, kind, key). */
+  protected operatorEntry(user: User, input: OperatorAdjustment) {
     const reason = input.reason.trim()
     if (!reason) throw new Error('An operator adjustment needs a reason')
     if (!Number.isSafeInteger(input.amountCents) || input.amountCents <= 0) {
       throw new Error(`The amount must be a whole number of cents > 0 (got ${input.amountCents})`)
     }
     const operator = input.operator.trim() || 'unknown'
-    return this.record(
-      user.id,
-      input.debit ? -input.amountCents : input.amountCents,
-      input.debit ? 'operator_debit' : 'operator_grant',
-      {
+    const kind: CreditLedgerEntryKind = input.debit ? 'operator_debit' : 'operator_grant'
+    return {
+      amountCents: input.debit ? -input.amountCents : input.amountCents,
+      kind,
+      options: {
         // Without an explicit key, the same operator giving the same user the same
         // amount for the same reason on the same (UTC) day is one adjustment: a rerun
         // after a crash or timeout cannot apply it twice. A second, deliberate one
@@ -147,10 +205,10 @@ export default class CreditService {
         idempotencyKey:
           input.idempotencyKey ??
           `operator:${user.id}:${input.debit ? 'debit' : 'grant'}:${input.amountCents}:${DateTime.utc().toISODate()}:${createHash('sha256').update(`${operator}\n${reason}`).digest('hex').slice(0, 16)}`,
-        description: reason,
+        description: reason.slice(0, 255),
         createdBy: `operator:${operator}`,
-      }
-    )
+      },
+    }
   }
 
   /**

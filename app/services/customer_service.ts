@@ -66,7 +66,14 @@ export default class CustomerService {
   }
 
   /** Creates customers for every user that has none. Returns what happened per user. */
-  async syncMissing(options: { dryRun?: boolean; limit?: number } = {}) {
+  async syncMissing(
+    options: {
+      dryRun?: boolean
+      limit?: number
+      /** Called after each user (for a progress bar). */
+      onProgress?: (done: number, total: number) => void
+    } = {}
+  ) {
     const users = await User.query()
       .withScopes((scopes) => scopes.withoutStripeCustomer())
       .orderBy('id')
@@ -97,6 +104,7 @@ export default class CustomerService {
           error: error instanceof Error ? error.message : String(error),
         })
       }
+      options.onProgress?.(results.length, users.length)
     }
     return results
   }

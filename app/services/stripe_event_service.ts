@@ -31,6 +31,8 @@ export interface ListFilters {
   type?: string
   /** Received at or after. */
   since?: DateTime
+  /** Received before. */
+  until?: DateTime
   limit?: number
 }
 
@@ -43,9 +45,13 @@ export interface ReplaySelection {
   failed?: boolean
   type?: string
   since?: DateTime
+  /** Received before. */
+  until?: DateTime
   limit?: number
   /** Only say what would be replayed. */
   dryRun?: boolean
+  /** Called after each event (for a progress bar). */
+  onProgress?: (done: number, total: number) => void
 }
 
 export interface ReplayResult {
@@ -222,12 +228,44 @@ export default class StripeEventService {
     }
   }
 
+  /**
+   * Applies Stripe's current copy of an object through the handler of
+   * `type`, as though an event carrying it had just arrived: the same fetch
+   * (which re-reads Stripe), the same apply and its guards, in one
+   * transaction. Used by `stripe:reconcile --fix` for a difference no
+   * recorded or listable event explains; nothing goes into stripe_events.
+   * Throws when the handler does (nothing is then written).
+   */
+  async applyCurrent(type: Stripe.Event.Type, object: { id?: string }): Promise<void> {
+    const handler = handlers[type]
+    if (!handler) throw new Error(`No webhook handler for ${type}`)
+    const now = DateTime.utc()
+    // A stand-in event: handlers read only type, created and data (ids are for logs).
+    const event = {
+      id: `reconcile_${object.id ?? 'object'}`,
+      object: 'event',
+      type,
+      created: Math.floor(now.toSeconds()),
+      data: { object },
+      livemode: false,
+      pending_webhooks: 0,
+      request: null,
+      api_version: null,
+    } as unknown as Stripe.Event
+    const fetched = handler.fetch ? await handler.fetch(event) : undefined
+    await db.transaction(async (trx) => {
+      await trx.rawQuery(`SET LOCAL lock_timeout = '${LOCK_TIMEOUT}'`)
+      await handler.apply({ event, trx, receivedAt: now }, fetched)
+    })
+  }
+
   /** Recorded events, newest first. */
   async list(filters: ListFilters = {}): Promise<StripeEvent[]> {
     return StripeEvent.query()
       .if(filters.status, (query) => query.where('status', filters.status!))
       .if(filters.type, (query) => query.where('type', filters.type!))
       .if(filters.since, (query) => query.where('receivedAt', '>=', filters.since!.toSQL()!))
+      .if(filters.until, (query) => query.where('receivedAt', '<', filters.until!.toSQL()!))
       .orderBy('receivedAt', 'desc')
       .orderBy('id', 'desc')
       .limit(filters.limit ?? 50)
@@ -274,6 +312,7 @@ export default class StripeEventService {
         attempts: after.attempts,
         lastError: after.lastError,
       })
+      selection.onProgress?.(results.length, rows.length)
     }
     return results
   }
@@ -293,6 +332,7 @@ export default class StripeEventService {
       )
       .if(selection.type, (query) => query.where('type', selection.type!))
       .if(selection.since, (query) => query.where('receivedAt', '>=', selection.since!.toSQL()!))
+      .if(selection.until, (query) => query.where('receivedAt', '<', selection.until!.toSQL()!))
       .orderBy('stripeCreatedAt', 'asc')
       .orderBy('id', 'asc')
       .limit(selection.limit ?? 500)

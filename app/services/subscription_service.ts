@@ -322,8 +322,12 @@ export default class SubscriptionService {
    * Past_due subscriptions whose grace period is over at `now` drop their
    * user to free even when no new event arrives (run by
    * `subscriptions:check-grace` from cron). Safe to run any number of times.
+   * With `dryRun`, says who would be dropped and changes nothing.
    */
-  async expireGrace(now: DateTime = DateTime.utc()): Promise<GraceExpiry[]> {
+  async expireGrace(
+    now: DateTime = DateTime.utc(),
+    options: { dryRun?: boolean } = {}
+  ): Promise<GraceExpiry[]> {
     const cutoff = now.minus({ days: SubscriptionService.graceDays() })
     const due = await Subscription.query()
       .where('status', 'past_due')
@@ -332,7 +336,7 @@ export default class SubscriptionService {
       .orderBy('id')
     const expired: GraceExpiry[] = []
     for (const row of due) {
-      const result = await db.transaction(async (trx) => {
+      const result = await this.inTransaction(options.dryRun ?? false, async (trx) => {
         const owner = await User.query({ client: trx }).where('id', row.userId).forUpdate().first()
         if (!owner || owner.plan !== 'premium') return null
         const before = owner.plan
@@ -349,6 +353,24 @@ export default class SubscriptionService {
       if (result) expired.push(result)
     }
     return expired
+  }
+
+  /**
+   * Runs `work` in a transaction; a dry run rolls it back, so it reports
+   * exactly what a real run would do (the same plan and deployment rules)
+   * and leaves nothing behind.
+   */
+  protected async inTransaction<T>(
+    dryRun: boolean,
+    work: (trx: TransactionClientContract) => Promise<T>
+  ): Promise<T> {
+    if (!dryRun) return db.transaction(work)
+    const trx = await db.transaction()
+    try {
+      return await work(trx)
+    } finally {
+      await trx.rollback()
+    }
   }
 
   /** The user's live subscription (not ended), if any. */

@@ -3,16 +3,7 @@ import type { Command } from 'commander'
 import type { CommandContext } from '../main.js'
 import { CliError, ExitCode } from '../output.js'
 import { formatCents } from '../format.js'
-
-/** A user by id or email, or a CliError (exit 1) saying who was not found. */
-async function findUser(reference: string) {
-  const { default: User } = await import('#models/user')
-  const user = /^\d+$/.test(reference)
-    ? await User.find(Number(reference))
-    : await User.query().whereRaw('lower(email) = ?', [reference.trim().toLowerCase()]).first()
-  if (!user) throw new CliError(`No user "${reference}" (give a user id or an email)`)
-  return user
-}
+import { findUser } from '../lookup.js'
 
 function operatorName(explicit?: string) {
   if (explicit?.trim()) return explicit.trim()
@@ -121,12 +112,14 @@ Examples:
       '--key <idempotency-key>',
       'names this adjustment (default: user, amount, reason, operator and UTC day, so a rerun applies once; pass a new key for a deliberate second one the same day)'
     )
+    .option('--dry-run', 'show the entry and the balance after; record nothing')
     .option('--json', 'print JSON instead of text')
     .addHelpText(
       'after',
       `
 Examples:
   npm run cli -- credits:grant 42 500 --reason "Support ticket #123"
+  npm run cli -- credits:grant 42 500 --reason "Support ticket #123" --dry-run
   npm run cli -- credits:grant ada@example.com 200 --debit --reason "Duplicate grant"
 
 Exit codes: 0 recorded (or already recorded: a rerun), 1 failed (e.g. not enough credits), 2 bad usage.`
@@ -140,6 +133,7 @@ Exit codes: 0 recorded (or already recorded: a rerun), 1 failed (e.g. not enough
           debit?: boolean
           operator?: string
           key?: string
+          dryRun?: boolean
           json?: boolean
         }
       ) => {
@@ -155,15 +149,27 @@ Exit codes: 0 recorded (or already recorded: a rerun), 1 failed (e.g. not enough
         const { default: CreditService } = await import('#services/credit_service')
         const { default: InsufficientCreditsException } =
           await import('#exceptions/insufficient_credits_exception')
+        const adjustment = {
+          amountCents,
+          debit: options.debit,
+          reason: options.reason,
+          operator: operatorName(options.operator),
+          idempotencyKey: options.key ? `operator:${options.key}` : undefined,
+        }
+        const credits = new CreditService()
         let result
         try {
-          result = await new CreditService().operatorAdjust(user, {
-            amountCents,
-            debit: options.debit,
-            reason: options.reason,
-            operator: operatorName(options.operator),
-            idempotencyKey: options.key ? `operator:${options.key}` : undefined,
-          })
+          if (options.dryRun) {
+            const preview = await credits.previewOperatorAdjust(user, adjustment)
+            if (options.json) return context.output.json({ dryRun: true, ...preview })
+            return context.output.line(
+              preview.wouldCreate
+                ? `Dry run: would ${preview.kind === 'operator_debit' ? 'debit' : 'grant'} ${formatCents(Math.abs(preview.amountCents))} ` +
+                    `for ${user.email}; balance ${formatCents(preview.balanceBeforeCents)} -> ${formatCents(preview.balanceAfterCents)}. Nothing recorded.`
+                : `Dry run: already recorded with that key (entry ${preview.existingEntryId}); a real run changes nothing.`
+            )
+          }
+          result = await credits.operatorAdjust(user, adjustment)
         } catch (error) {
           if (error instanceof InsufficientCreditsException) throw new CliError(error.message)
           throw error
@@ -171,6 +177,7 @@ Exit codes: 0 recorded (or already recorded: a rerun), 1 failed (e.g. not enough
         const { entry, created } = result
         if (options.json) {
           return context.output.json({
+            dryRun: false,
             created,
             entry: {
               id: entry.id,

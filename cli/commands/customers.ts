@@ -2,6 +2,7 @@ import type { Command } from 'commander'
 import type { CommandContext } from '../main.js'
 import { CliError, ExitCode } from '../output.js'
 import { runAsJob } from '../job.js'
+import { progress } from '../progress.js'
 
 /** customers:sync — creates the Stripe customers that registration could not. */
 export function register(program: Command, context: CommandContext) {
@@ -34,10 +35,21 @@ Exit codes: 0 all created (or nothing to do), 3 some failed (rerun later), 2 bad
       }
       const { default: CustomerService } = await import('#services/customer_service')
       const customers = await context.app.container.make(CustomerService)
+      const bar = progress('customers:sync', !options.json)
+      const create = async () => {
+        try {
+          return await customers.syncMissing({
+            limit,
+            onProgress: (done, total) => bar.update(done, total, `${done}/${total} users`),
+          })
+        } finally {
+          bar.stop()
+        }
+      }
       // A dry run changes nothing: it neither waits for the lock nor counts as a run.
       const results = options.dryRun
         ? await customers.syncMissing({ dryRun: true, limit })
-        : await runAsJob(context, 'customers:sync', () => customers.syncMissing({ limit }), {
+        : await runAsJob(context, 'customers:sync', create, {
             json: options.json,
             report: (rows) => {
               const failures = rows.filter((row) => row.error).length

@@ -2,53 +2,11 @@ import type { Command } from 'commander'
 import type { CommandContext } from '../main.js'
 import { CliError, ExitCode } from '../output.js'
 import { formatCents } from '../format.js'
+import { findUserId } from '../lookup.js'
+import { progress } from '../progress.js'
+import { parseMonth, timeOptions } from '../time.js'
 
 const STATUSES = ['draft', 'open', 'paid', 'failed', 'carried', 'void', 'uncollectible'] as const
-
-/** A user id from an id or an email, or a CliError saying who was not found. */
-async function userId(reference: string | undefined) {
-  if (reference === undefined) return undefined
-  const { default: User } = await import('#models/user')
-  const user = /^\d+$/.test(reference)
-    ? await User.find(Number(reference))
-    : await User.query().whereRaw('lower(email) = ?', [reference.trim().toLowerCase()]).first()
-  if (!user) throw new CliError(`No user "${reference}" (give a user id or an email)`)
-  return user.id
-}
-
-/** `--period 2026-11`, checked before anything runs (exit 2 on a malformed one). */
-async function period(value: string) {
-  const { parsePeriod } = await import('#support/usage_money')
-  const parsed = parsePeriod(value)
-  if (!parsed) {
-    throw new CliError(
-      `--period must be a calendar month like 2026-11 (got "${value}")`,
-      ExitCode.usage
-    )
-  }
-  return parsed.period
-}
-
-/** "[#####-----] 512/10000 users", redrawn in place on stderr; nothing when it is not a terminal. */
-function progressBar(enabled: boolean) {
-  const stream = process.stderr
-  if (!enabled || !stream.isTTY)
-    return { update: (_done: number, _total: number) => {}, done: () => {} }
-  let last = 0
-  return {
-    update(done: number, total: number) {
-      const now = Date.now()
-      if (done < total && now - last < 100) return
-      last = now
-      const width = 30
-      const filled = total === 0 ? width : Math.round((done / total) * width)
-      stream.write(`\r[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${done}/${total} users`)
-    },
-    done() {
-      stream.write('\n')
-    },
-  }
-}
 
 /** invoices:generate and invoices:list — the monthly usage invoices. */
 export function register(program: Command, context: CommandContext) {
@@ -57,7 +15,7 @@ export function register(program: Command, context: CommandContext) {
     .description(
       'Make the monthly usage invoices of a period: one per user with unbilled usage, credits first, the rest charged through Stripe (under 50 cents: carried to the next period)'
     )
-    .requiredOption('--period <yyyy-mm>', 'the calendar month (UTC) to invoice, e.g. 2026-11')
+    .requiredOption('--period <yyyy-mm>', 'the month to invoice: a calendar month (UTC)')
     .option('--user <email|id>', 'only this user')
     .option('--dry-run', 'show what would be invoiced; write nothing, charge nothing')
     .option('--skip-sync', 'do not sync usage from LiteLLM first')
@@ -87,21 +45,21 @@ Exit codes: 0 done, 1 failed (nothing invoiced), 2 bad usage, 3 some invoices fa
         skipSync?: boolean
         json?: boolean
       }) => {
-        const month = await period(options.period)
-        const only = await userId(options.user)
+        const month = parseMonth(options.period).period
+        const only = await findUserId(options.user)
         const { default: UsageInvoiceService } =
           await import('#services/usage/usage_invoice_service')
         const { default: UsageInvoiceException } =
           await import('#exceptions/usage_invoice_exception')
         const invoices = await context.app.container.make(UsageInvoiceService)
-        const bar = progressBar(!options.json)
+        const bar = progress('invoices:generate', !options.json)
         let result
         try {
           result = await invoices.generate(month, {
             userId: only,
             dryRun: options.dryRun ?? false,
             skipSync: options.skipSync ?? false,
-            onProgress: (done, total) => bar.update(done, total),
+            onProgress: (done, total) => bar.update(done, total, `${done}/${total} users`),
           })
         } catch (error) {
           if (error instanceof UsageInvoiceException) {
@@ -115,7 +73,7 @@ Exit codes: 0 done, 1 failed (nothing invoiced), 2 bad usage, 3 some invoices fa
           }
           throw error
         } finally {
-          bar.done()
+          bar.stop()
         }
         const troubled = result.outcomes.filter((outcome) =>
           ['failed', 'retry', 'error'].includes(outcome.status)
@@ -168,10 +126,10 @@ Exit codes: 0 done, 1 failed (nothing invoiced), 2 bad usage, 3 some invoices fa
       }
     )
 
-  program
+  const list = program
     .command('invoices:list')
     .description('List usage invoices (newest period first)')
-    .option('--period <yyyy-mm>', 'only this calendar month')
+  timeOptions(list, { period: 'only invoices of this period' })
     .option('--user <email|id>', 'only this user')
     .option('--status <status>', `only this status (${STATUSES.join(', ')})`)
     .option('--json', 'print JSON instead of a table')
@@ -184,7 +142,7 @@ Examples:
     )
     .action(
       async (options: { period?: string; user?: string; status?: string; json?: boolean }) => {
-        const month = options.period === undefined ? undefined : await period(options.period)
+        const month = options.period === undefined ? undefined : parseMonth(options.period).period
         if (
           options.status !== undefined &&
           !STATUSES.includes(options.status as (typeof STATUSES)[number])
@@ -194,7 +152,7 @@ Examples:
             ExitCode.usage
           )
         }
-        const only = await userId(options.user)
+        const only = await findUserId(options.user)
         const { default: UsageInvoiceService } =
           await import('#services/usage/usage_invoice_service')
         const invoices = await context.app.container.make(UsageInvoiceService)

@@ -12,6 +12,8 @@ const CRON_JOBS = [
   'invoices:generate',
   'payouts:run',
   'payouts:reconcile',
+  'stripe:reconcile',
+  'webhooks:replay',
 ]
 
 const SUMMARY_WIDTH = 70

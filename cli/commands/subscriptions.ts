@@ -1,8 +1,8 @@
 import type { Command } from 'commander'
 import { DateTime } from 'luxon'
 import type { CommandContext } from '../main.js'
-import { CliError, ExitCode } from '../output.js'
 import { runAsJob } from '../job.js'
+import { MOMENT_HELP, parseMoment } from '../time.js'
 
 /** subscriptions:check-grace — drops past_due Premium users to free once the grace period is over. */
 export function register(program: Command, context: CommandContext) {
@@ -11,7 +11,8 @@ export function register(program: Command, context: CommandContext) {
     .description(
       'Drop users whose Premium has been past_due longer than PREMIUM_PAST_DUE_GRACE_DAYS to free limits'
     )
-    .option('--now <iso>', 'check as of this ISO time instead of now (UTC)')
+    .option('--now <when>', `check as of this moment instead of now: ${MOMENT_HELP}`)
+    .option('--dry-run', 'list the users who would be dropped to free; change nothing')
     .option('--json', 'print JSON instead of a table')
     .addHelpText(
       'after',
@@ -25,29 +26,31 @@ and from many hosts: one run at a time (the others say so and exit 0).
 Examples:
   npm run cli -- subscriptions:check-grace
   npm run cli -- subscriptions:check-grace --json
+  npm run cli -- subscriptions:check-grace --dry-run
 
 Cron (hourly):
   0 * * * *  cd /srv/studio-billing && npm run --silent cli -- subscriptions:check-grace
 
 Exit codes: 0 ok (also when nothing was due), 2 bad usage.`
     )
-    .action(async (options: { now?: string; json?: boolean }) => {
-      const now = options.now ? DateTime.fromISO(options.now, { zone: 'utc' }) : DateTime.utc()
-      if (!now.isValid) {
-        throw new CliError(`--now must be an ISO date-time (got "${options.now}")`, ExitCode.usage)
-      }
+    .action(async (options: { now?: string; dryRun?: boolean; json?: boolean }) => {
+      const now = options.now ? parseMoment(options.now, '--now') : DateTime.utc()
+      const dryRun = options.dryRun ?? false
       const { default: SubscriptionService } = await import('#services/subscription_service')
       const subscriptions = await context.app.container.make(SubscriptionService)
-      const expired = await runAsJob(
-        context,
-        'subscriptions:check-grace',
-        () => subscriptions.expireGrace(now),
-        { json: options.json, report: (rows) => ({ summary: { expired: rows.length } }) }
-      )
+      // A dry run changes nothing: no lock, not recorded as a run.
+      const expired = dryRun
+        ? await subscriptions.expireGrace(now, { dryRun })
+        : await runAsJob(
+            context,
+            'subscriptions:check-grace',
+            () => subscriptions.expireGrace(now),
+            { json: options.json, report: (rows) => ({ summary: { expired: rows.length } }) }
+          )
       if (expired === null) return
 
       if (options.json) {
-        context.output.json({ now: now.toISO(), expired })
+        context.output.json({ dryRun, now: now.toISO(), expired })
       } else if (expired.length === 0) {
         context.output.line('No past_due subscription is beyond its grace period.')
       } else {
@@ -56,9 +59,16 @@ Exit codes: 0 ok (also when nothing was due), 2 bad usage.`
           { header: 'Email', value: (row) => row.email },
           { header: 'Subscription', value: (row) => row.stripeSubscriptionId },
           { header: 'Past due since', value: (row) => row.pastDueSince },
-          { header: 'Stopped deployments', value: (row) => row.stoppedProjectIds.length },
+          {
+            header: dryRun ? 'Would stop deployments' : 'Stopped deployments',
+            value: (row) => row.stoppedProjectIds.length,
+          },
         ])
-        context.output.line(`${expired.length} user(s) dropped to the free plan.`)
+        context.output.line(
+          dryRun
+            ? `${expired.length} user(s) would be dropped to the free plan (dry run, nothing changed).`
+            : `${expired.length} user(s) dropped to the free plan.`
+        )
       }
     })
 }

@@ -1,73 +1,26 @@
 import type { Command } from 'commander'
 import type { CommandContext } from '../main.js'
 import { CliError, ExitCode } from '../output.js'
-
-/** `2026-11-01`, `2026-11-01 10:00:00`, `2026-11-01T10:00:00Z`: UTC unless a zone is given. */
-function parseMoment(value: string, flag: string): Date {
-  const text = value.trim()
-  const iso = /^\d{4}-\d{2}-\d{2}$/.test(text)
-    ? `${text}T00:00:00Z`
-    : /^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?$/.test(text)
-      ? `${text.replace(' ', 'T')}Z`
-      : text
-  const date = new Date(iso)
-  if (Number.isNaN(date.getTime())) {
-    throw new CliError(
-      `${flag} must be a UTC date or time like 2026-11-01 or "2026-11-01 10:00:00" (got "${value}")`,
-      ExitCode.usage
-    )
-  }
-  return date
-}
-
-function currentPeriod() {
-  return new Date().toISOString().slice(0, 7)
-}
-
-/** A one-line progress bar on stderr, redrawn in place; only when stderr is a terminal. */
-function progressBar() {
-  const stream = process.stderr
-  if (!stream.isTTY) return { update: (_f: number, _label: string) => {}, done: () => {} }
-  let last = 0
-  return {
-    update(fraction: number, label: string) {
-      const now = Date.now()
-      if (now - last < 100 && fraction < 1) return
-      last = now
-      const width = 30
-      const filled = Math.round(Math.min(1, Math.max(0, fraction)) * width)
-      stream.write(
-        `\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${String(Math.floor(fraction * 100)).padStart(3)}% ${label}\x1b[K`
-      )
-    },
-    done() {
-      stream.write('\r\x1b[K')
-    },
-  }
-}
-
-async function findUser(reference: string) {
-  const { default: User } = await import('#models/user')
-  const user = /^\d+$/.test(reference)
-    ? await User.find(Number(reference))
-    : await User.query().whereRaw('lower(email) = ?', [reference.trim().toLowerCase()]).first()
-  if (!user) throw new CliError(`No user "${reference}" (give a user id or an email)`)
-  return user
-}
+import { findUser } from '../lookup.js'
+import { progress } from '../progress.js'
+import { currentMonth, parseMonth, parseTimeRange, timeOptions } from '../time.js'
 
 /** usage:sync and usage:show: pulling LiteLLM spend logs, and a user's usage for a month. */
 export function register(program: Command, context: CommandContext) {
-  program
+  const sync = program
     .command('usage:sync')
     .description(
       'Pull LiteLLM spend logs since the watermark (minus the look-back) into usage_logs'
     )
-    .option('--since <time>', 'read from this UTC time instead of watermark minus look-back')
-    .option('--until <time>', 'read up to this UTC time instead of now minus the settle delay')
+  timeOptions(sync, {
+    since: 'read from here instead of watermark minus look-back',
+    until: 'read up to here instead of now minus the settle delay',
+  })
     .option(
       '--wait <seconds>',
       'if another sync is running, wait up to this long instead of skipping'
     )
+    .option('--dry-run', 'read the LiteLLM window and count what would be stored; write nothing')
     .option('--json', 'print JSON instead of a table')
     .addHelpText(
       'after',
@@ -79,78 +32,106 @@ are unattributed or seen with a different spend (see the table).
 Examples:
   npm run cli -- usage:sync
   npm run cli -- usage:sync --since 2026-11-01 --until "2026-11-02 00:00:00" --json
+  npm run cli -- usage:sync --since 24h --dry-run
   */15 * * * *  cd /srv/billing && npm run --silent cli -- usage:sync`
     )
-    .action(async (options: { since?: string; until?: string; wait?: string; json?: boolean }) => {
-      const since = options.since ? parseMoment(options.since, '--since') : undefined
-      const until = options.until ? parseMoment(options.until, '--until') : undefined
-      if (since && until && since > until) {
-        throw new CliError('--since must not be after --until', ExitCode.usage)
-      }
-      let waitMs: number | undefined
-      if (options.wait !== undefined) {
-        if (!/^\d+$/.test(options.wait)) {
-          throw new CliError(`--wait must be whole seconds (got "${options.wait}")`, ExitCode.usage)
+    .action(
+      async (options: {
+        since?: string
+        until?: string
+        wait?: string
+        dryRun?: boolean
+        json?: boolean
+      }) => {
+        const range = parseTimeRange(options)
+        let waitMs: number | undefined
+        if (options.wait !== undefined) {
+          if (!/^\d+$/.test(options.wait)) {
+            throw new CliError(
+              `--wait must be whole seconds (got "${options.wait}")`,
+              ExitCode.usage
+            )
+          }
+          waitMs = Number(options.wait) * 1000
         }
-        waitMs = Number(options.wait) * 1000
-      }
-      const { default: UsageSyncService } = await import('#services/usage/usage_sync_service')
-      const service = await context.app.container.make(UsageSyncService)
-      const bar = options.json ? { update: () => {}, done: () => {} } : progressBar()
-      const report = await service.sync({
-        since,
-        until,
-        waitMs,
-        onProgress: ({ fraction, counts }) =>
-          bar.update(fraction, `${counts.seen.toLocaleString('en-US')} rows`),
-      })
-      bar.done()
+        const dryRun = options.dryRun ?? false
+        const { default: UsageSyncService } = await import('#services/usage/usage_sync_service')
+        const service = await context.app.container.make(UsageSyncService)
+        const bar = progress('usage:sync', !options.json)
+        let report
+        try {
+          report = await service.sync({
+            since: range.since?.toJSDate(),
+            until: range.until?.toJSDate(),
+            waitMs,
+            dryRun,
+            onProgress: ({ fraction, counts }) =>
+              bar.update(
+                Math.round(fraction * 1000),
+                1000,
+                `${counts.seen.toLocaleString('en-US')} rows`
+              ),
+          })
+        } finally {
+          bar.stop()
+        }
 
-      if (options.json) {
-        context.output.json(report)
-      } else if (report.status === 'skipped') {
-        context.output.line(`Skipped: ${report.error}.`)
-      } else {
-        const c = report.counts
-        const rows: [string, string | number][] = [
-          ['window', report.window ? `${report.window.since} .. ${report.window.until}` : '-'],
-          ['rows seen', c.seen],
-          ['inserted', c.inserted],
-          ['duplicates', c.duplicates],
-          ['mismatches (new)', c.mismatches],
-          ['unattributed (new)', c.unattributed],
-          ['unreadable rows', c.invalid],
-          ['watermark before', report.watermarkBefore ?? '-'],
-          ['watermark after', report.watermarkAfter ?? '-'],
-          ['LiteLLM requests', report.requests],
-          ['duration', `${(report.durationMs / 1000).toFixed(1)} s`],
-        ]
-        context.output.table(rows, [
-          { header: 'usage:sync', value: (row) => row[0] },
-          { header: report.status, value: (row) => row[1] },
-        ])
+        if (options.json) {
+          context.output.json({ dryRun, ...report })
+        } else if (report.status === 'skipped') {
+          context.output.line(`Skipped: ${report.error}.`)
+        } else {
+          const c = report.counts
+          // A dry run stores nothing, so it cannot tell new mismatches or unattributed rows.
+          const stored: [string, string | number][] = dryRun
+            ? [
+                ['would insert', c.inserted],
+                ['already stored', c.duplicates],
+              ]
+            : [
+                ['inserted', c.inserted],
+                ['duplicates', c.duplicates],
+                ['mismatches (new)', c.mismatches],
+                ['unattributed (new)', c.unattributed],
+              ]
+          const rows: [string, string | number][] = [
+            ['window', report.window ? `${report.window.since} .. ${report.window.until}` : '-'],
+            ['rows seen', c.seen],
+            ...stored,
+            ['unreadable rows', c.invalid],
+            ['watermark before', report.watermarkBefore ?? '-'],
+            ['watermark after', report.watermarkAfter ?? '-'],
+            ['LiteLLM requests', report.requests],
+            ['duration', `${(report.durationMs / 1000).toFixed(1)} s`],
+          ]
+          context.output.table(rows, [
+            { header: dryRun ? 'usage:sync (dry run)' : 'usage:sync', value: (row) => row[0] },
+            { header: report.status, value: (row) => row[1] },
+          ])
+          if (dryRun) context.output.line('Dry run: nothing stored, the watermark did not move.')
+        }
+        for (const [group, count] of Object.entries(report.counts.unpriced)) {
+          context.output.warn(
+            `Warning: ${count} rows of model group "${group}" have no price in config/usage.ts: billed at LiteLLM's spend`
+          )
+        }
+        if (report.status === 'failed') {
+          context.output.warn(`Error: ${report.error}`)
+          context.setExitCode(ExitCode.failed)
+        } else if (report.needsAttention && !dryRun) {
+          context.output.warn(
+            `Attention: ${report.counts.unattributed} new unattributed rows, ${report.counts.mismatches} new spend mismatches`
+          )
+          context.setExitCode(ExitCode.partial)
+        }
       }
-      for (const [group, count] of Object.entries(report.counts.unpriced)) {
-        context.output.warn(
-          `Warning: ${count} rows of model group "${group}" have no price in config/usage.ts: billed at LiteLLM's spend`
-        )
-      }
-      if (report.status === 'failed') {
-        context.output.warn(`Error: ${report.error}`)
-        context.setExitCode(ExitCode.failed)
-      } else if (report.needsAttention) {
-        context.output.warn(
-          `Attention: ${report.counts.unattributed} new unattributed rows, ${report.counts.mismatches} new spend mismatches`
-        )
-        context.setExitCode(ExitCode.partial)
-      }
-    })
+    )
 
-  program
+  const show = program
     .command('usage:show')
     .description("A user's AI usage for one month: totals by model, agent and day")
     .requiredOption('--user <user>', 'user id or email')
-    .option('--period <yyyy-mm>', 'calendar month in UTC (default: this month)')
+  timeOptions(show, { period: 'the month to show (default: this month)' })
     .option('--json', 'print JSON instead of tables')
     .addHelpText(
       'after',
@@ -160,14 +141,9 @@ Examples:
   npm run cli -- usage:show --user 42 --period 2026-11 --json`
     )
     .action(async (options: { user: string; period?: string; json?: boolean }) => {
-      const period = options.period ?? currentPeriod()
-      const { default: UsageTotalsService, periodBounds } =
-        await import('#services/usage/usage_totals_service')
-      try {
-        periodBounds(period)
-      } catch (error) {
-        throw new CliError((error as Error).message, ExitCode.usage)
-      }
+      const period = (options.period === undefined ? currentMonth() : parseMonth(options.period))
+        .period
+      const { default: UsageTotalsService } = await import('#services/usage/usage_totals_service')
       const user = await findUser(options.user)
       const { formatMicros } = await import('#services/usage/usage_pricing')
       const totals = await new UsageTotalsService().forUser(user.id, period)

@@ -1,21 +1,26 @@
 import type { Command } from 'commander'
-import { DateTime } from 'luxon'
 import type { StripeEventStatus } from '#models/stripe_event'
 import type { CommandContext } from '../main.js'
 import { runAsJob } from '../job.js'
 import { CliError, ExitCode } from '../output.js'
+import { progress } from '../progress.js'
+import { parseTimeRange, timeOptions } from '../time.js'
 
 /**
  * webhooks:list — the Stripe events we recorded and what became of them.
  * webhooks:replay — process recorded events again (after a fix, or from cron).
  */
 export function register(program: Command, context: CommandContext) {
-  program
+  const list = program
     .command('webhooks:list')
     .description('List recorded Stripe webhook events (newest first)')
     .option('--status <status>', `only this status (${STATUSES.join(', ')})`)
     .option('--type <type>', 'only this event type, e.g. checkout.session.completed')
-    .option('--since <when>', 'received since: an ISO date/time (UTC) or an age like 30m, 24h, 7d')
+  timeOptions(list, {
+    since: 'received at or after',
+    until: 'received before',
+    period: 'received in this month',
+  })
     .option('--limit <n>', 'at most this many events', '50')
     .option('--json', 'print JSON instead of a table')
     .addHelpText(
@@ -24,22 +29,25 @@ export function register(program: Command, context: CommandContext) {
 Examples:
   npm run cli -- webhooks:list
   npm run cli -- webhooks:list --status failed
-  npm run cli -- webhooks:list --type invoice.paid --since 24h --json`
+  npm run cli -- webhooks:list --type invoice.paid --since 24h --json
+  npm run cli -- webhooks:list --since 2026-11-01 --until "2026-11-02 12:00"`
     )
     .action(
       async (options: {
         status?: string
         type?: string
         since?: string
+        until?: string
+        period?: string
         limit: string
         json?: boolean
       }) => {
         const status = parseStatus(options.status)
-        const since = parseSince(options.since)
+        const { since, until } = parseTimeRange(options)
         const limit = parseLimit(options.limit)
         const { default: StripeEventService } = await import('#services/stripe_event_service')
         const service = await context.app.container.make(StripeEventService)
-        const events = await service.list({ status, type: options.type, since, limit })
+        const events = await service.list({ status, type: options.type, since, until, limit })
 
         const rows = events.map((event) => ({
           id: event.stripeEventId,
@@ -63,13 +71,16 @@ Examples:
       }
     )
 
-  program
+  const replayCommand = program
     .command('webhooks:replay')
     .description('Process recorded Stripe events again: given ids, or failed/pending ones')
     .argument('[ids...]', 'Stripe event ids (evt_…)')
     .option('--failed', 'every failed event')
     .option('--type <type>', 'only events of this type (with --failed or alone)')
-    .option('--since <when>', 'only events received since: ISO date/time (UTC) or 30m, 24h, 7d')
+  timeOptions(replayCommand, {
+    since: 'only events received at or after',
+    until: 'only events received before',
+  })
     .option('--limit <n>', 'at most this many events per run (oldest first)', '500')
     .option('--dry-run', 'list what would be replayed, change nothing')
     .option('--json', 'print JSON instead of a table')
@@ -94,22 +105,24 @@ Exit codes: 0 all replayed (or nothing to do), 3 some failed again or were not f
           failed?: boolean
           type?: string
           since?: string
+          until?: string
           limit: string
           dryRun?: boolean
           json?: boolean
         }
       ) => {
-        const since = parseSince(options.since)
+        const { since, until } = parseTimeRange(options)
         const limit = parseLimit(options.limit)
-        if (ids.length > 0 && (options.failed || options.type || options.since)) {
+        const selects = options.failed || options.type || since || until
+        if (ids.length > 0 && selects) {
           throw new CliError(
-            'Give event ids, or --failed / --type / --since, not both',
+            'Give event ids, or --failed / --type / --since / --until, not both',
             ExitCode.usage
           )
         }
-        if (ids.length === 0 && !options.failed && !options.type && !options.since) {
+        if (ids.length === 0 && !selects) {
           throw new CliError(
-            'Say which events: ids, --failed, --type or --since (see --help)',
+            'Say which events: ids, --failed, --type, --since or --until (see --help)',
             ExitCode.usage
           )
         }
@@ -120,15 +133,27 @@ Exit codes: 0 all replayed (or nothing to do), 3 some failed again or were not f
 
         const { default: StripeEventService } = await import('#services/stripe_event_service')
         const service = await context.app.container.make(StripeEventService)
-        const replay = () =>
-          service.replay({
-            ids,
-            failed: options.failed,
-            type: options.type,
-            since,
-            limit,
-            dryRun: options.dryRun,
-          })
+        // The selection form can be long (cron after an outage): a bar while it runs.
+        const bar = progress(
+          'webhooks:replay',
+          !options.json && ids.length === 0 && !options.dryRun
+        )
+        const replay = async () => {
+          try {
+            return await service.replay({
+              ids,
+              failed: options.failed,
+              type: options.type,
+              since,
+              until,
+              limit,
+              dryRun: options.dryRun,
+              onProgress: (done, total) => bar.update(done, total, `${done}/${total} events`),
+            })
+          } finally {
+            bar.stop()
+          }
+        }
         const failing = (rows: Awaited<ReturnType<typeof replay>>) =>
           rows.filter((r) => r.outcome === 'failed' || r.outcome === 'not_found')
         // A selection (the cron form, e.g. --failed) runs once across hosts; ids and dry runs need no lock.
@@ -210,25 +235,6 @@ function parseLimit(value: string): number {
     throw new CliError(`--limit must be a whole number >= 1 (got "${value}")`, ExitCode.usage)
   }
   return limit
-}
-
-/** "30m", "24h", "7d" (ago) or an ISO date/time, read as UTC. */
-export function parseSince(value: string | undefined, now = DateTime.utc()): DateTime | undefined {
-  if (value === undefined) return undefined
-  const age = /^(\d+)([mhd])$/.exec(value)
-  if (age) {
-    const amount = Number(age[1])
-    const unit = ({ m: 'minutes', h: 'hours', d: 'days' } as const)[age[2] as 'm' | 'h' | 'd']
-    return now.minus({ [unit]: amount })
-  }
-  const date = DateTime.fromISO(value, { zone: 'utc' })
-  if (!date.isValid) {
-    throw new CliError(
-      `--since must be an ISO date/time or an age like 30m, 24h, 7d (got "${value}")`,
-      ExitCode.usage
-    )
-  }
-  return date
 }
 
 function shorten(text: string | null, max = 60) {

@@ -264,13 +264,31 @@ export default class AgentCatalogService {
   }
 
   /** Re-syncs every agent whose Stripe price is behind (after an outage). */
-  async syncPending(): Promise<{ synced: number[]; failed: { agentId: number; error: string }[] }> {
+  async syncPending(options: { dryRun?: boolean } = {}): Promise<{
+    synced: number[]
+    failed: { agentId: number; error: string }[]
+    /** A dry run's plan: what each agent behind Stripe would get (nothing is called or written). */
+    planned: { agentId: number; slug: string; priceVersion: number; action: string }[]
+  }> {
     const due = await MarketplaceAgent.query()
       .withScopes((scopes) => scopes.needingStripeSync())
       .orderBy('id')
     const synced: number[] = []
     const failed: { agentId: number; error: string }[] = []
+    const planned: { agentId: number; slug: string; priceVersion: number; action: string }[] = []
     for (const agent of due) {
+      if (options.dryRun) {
+        const steps = [agent.stripeProductId ? 'update product' : 'create product']
+        if (agent.isSoldThroughCheckout) steps.push(`create price v${agent.priceVersion}`)
+        if (agent.stripePriceId) steps.push(`archive price ${agent.stripePriceId}`)
+        planned.push({
+          agentId: agent.id,
+          slug: agent.slug,
+          priceVersion: agent.priceVersion,
+          action: steps.join(', '),
+        })
+        continue
+      }
       try {
         await this.sync(agent)
         synced.push(agent.id)
@@ -281,7 +299,7 @@ export default class AgentCatalogService {
         })
       }
     }
-    return { synced, failed }
+    return { synced, failed, planned }
   }
 
   /** Published agents (or a creator's, published or not), newest first. */

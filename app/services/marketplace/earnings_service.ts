@@ -391,9 +391,14 @@ export default class EarningsService {
   }
 
   /** A creator's ledger rows, newest first. */
-  history(creatorId: number, { limit = 50 }: { limit?: number } = {}) {
+  history(
+    creatorId: number,
+    { limit = 50, since, until }: { limit?: number; since?: DateTime; until?: DateTime } = {}
+  ) {
     return MarketplaceTransaction.query()
       .where('creator_id', creatorId)
+      .if(since, (query) => query.where('created_at', '>=', since!.toJSDate()))
+      .if(until, (query) => query.where('created_at', '<', until!.toJSDate()))
       .orderBy('id', 'desc')
       .limit(limit)
   }

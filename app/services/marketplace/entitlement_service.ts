@@ -93,8 +93,8 @@ export type OwnedAgent = {
   agent: { id: number; slug: string; name: string; description: string }
 }
 
-/** Stripe's subscription status as an entitlement status. */
-function statusFrom(subscription: Stripe.Subscription): AgentEntitlementStatus {
+/** A Stripe subscription's status as an agent entitlement's (also used by stripe:reconcile). */
+export function statusFrom(subscription: Stripe.Subscription): AgentEntitlementStatus {
   switch (subscription.status) {
     case 'active':
     case 'trialing':

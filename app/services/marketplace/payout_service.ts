@@ -15,7 +15,8 @@ import StripeGateway from '#services/stripe_gateway'
 import EarningsService from '#services/marketplace/earnings_service'
 import { fromStripeTime } from '#support/stripe_time'
 
-export type PayoutOutcomeStatus = 'paid' | 'skipped' | 'failed' | 'retry'
+/** `would_pay`: a dry run's plan (nothing was transferred). */
+export type PayoutOutcomeStatus = 'paid' | 'skipped' | 'failed' | 'retry' | 'would_pay'
 
 /** What a run did for one creator's payout. */
 export interface PayoutOutcome {
@@ -32,7 +33,8 @@ export interface ReversalOutcome {
   creatorId: number
   payoutId: number
   amountCents: number
-  status: 'succeeded' | 'failed' | 'retry' | 'waiting'
+  /** `would_reverse`: a dry run's plan (nothing was reversed). */
+  status: 'succeeded' | 'failed' | 'retry' | 'waiting' | 'would_reverse'
   stripeTransferReversalId: string | null
   reason: string | null
 }
@@ -127,12 +129,26 @@ export default class PayoutService {
     protected earnings: EarningsService
   ) {}
 
-  /** Pays every creator (or one) what is payable at `now`, and makes recorded transfer reversals. */
-  async run(options: { now?: DateTime; creatorId?: number } = {}): Promise<RunResult> {
+  /**
+   * Pays every creator (or one) what is payable at `now`, and makes recorded
+   * transfer reversals. With `dryRun`, only says what it would do (see `plan`).
+   */
+  async run(
+    options: {
+      now?: DateTime
+      creatorId?: number
+      dryRun?: boolean
+      /** Called after each creator (for a progress bar). */
+      onProgress?: (done: number, total: number) => void
+    } = {}
+  ): Promise<RunResult> {
     const now = options.now ?? DateTime.utc()
+    if (options.dryRun) return this.plan(now, options.creatorId)
     const madePayable = await this.earnings.makePayable(now)
     const result: RunResult = { madePayable, payouts: [], reversals: [] }
-    for (const creatorId of await this.creatorsToVisit(options.creatorId)) {
+    const creators = await this.creatorsToVisit(options.creatorId)
+    for (const [index, creatorId] of creators.entries()) {
+      options.onProgress?.(index, creators.length)
       const lock = locks.createLock(`payouts:creator:${creatorId}`, LOCK_TTL)
       const acquired = await lock.acquire({ retry: { timeout: LOCK_WAIT_MS } })
       if (!acquired) {
@@ -150,6 +166,85 @@ export default class PayoutService {
         result.payouts.push(this.outcome(creatorId, null, 'retry', message(error)))
       } finally {
         await lock.release()
+      }
+    }
+    options.onProgress?.(creators.length, creators.length)
+    return result
+  }
+
+  /**
+   * A dry run of `run` at `now`: the earnings that would become payable, the
+   * payout each creator would get (an open payout finished, then one new
+   * payout of the net payable) and the reversals that would be made. Reads
+   * only: no lock, no row, no Stripe call. The amounts are the recorded ones;
+   * a real run may still cap a reversal or find a payout already paid.
+   */
+  protected async plan(now: DateTime, only?: number): Promise<RunResult> {
+    // What makePayable would move from pending to payable.
+    const [{ count }] = await db
+      .from('marketplace_transactions')
+      .where('status', 'pending')
+      .whereNotNull('creator_id')
+      .where('payable_at', '<=', now.toJSDate())
+      .count('* as count')
+    const result: RunResult = { madePayable: Number(count), payouts: [], reversals: [] }
+    const rows = await db.rawQuery(
+      `SELECT creator_id FROM creator_payouts WHERE status IN ('pending', 'processing')
+       UNION SELECT creator_id FROM marketplace_transactions
+         WHERE creator_payout_id IS NULL AND creator_id IS NOT NULL
+           AND (status = 'payable' OR (status = 'pending' AND payable_at <= :now))
+       UNION SELECT creator_id FROM creator_transfer_reversals WHERE status = 'pending'
+       ORDER BY 1`,
+      { now: now.toJSDate() }
+    )
+    const creators = (rows.rows as { creator_id: string }[])
+      .map((row) => Number(row.creator_id))
+      .filter((id) => only === undefined || id === only)
+    for (const creatorId of creators) {
+      const open = await CreatorPayout.query()
+        .where('creator_id', creatorId)
+        .whereIn('status', ['pending', 'processing'])
+        .first()
+      if (open) {
+        result.payouts.push(
+          this.outcome(creatorId, open, 'would_pay', `finish open payout ${open.id}`)
+        )
+      }
+      const earnings = await MarketplaceTransaction.query()
+        .where('creator_id', creatorId)
+        .whereNull('creator_payout_id')
+        .where((query) =>
+          query
+            .where('status', 'payable')
+            .orWhere((pending) =>
+              pending.where('status', 'pending').where('payable_at', '<=', now.toJSDate())
+            )
+        )
+      const net = sum(earnings.map((row) => row.creatorCents))
+      const creator = await User.findOrFail(creatorId)
+      const skipped =
+        earnings.length === 0
+          ? 'nothing payable'
+          : net <= 0
+            ? `net payable ${net} cents: refunds exceed earnings, carried forward`
+            : !creator.creatorStripeAccountId || !creator.creatorPayoutsEnabled
+              ? 'Connect account cannot receive funds yet; earnings kept'
+              : null
+      if (skipped === null) {
+        result.payouts.push({
+          ...this.outcome(creatorId, null, 'would_pay', null),
+          amountCents: net,
+          reason: `${open ? 'then ' : ''}new payout of ${earnings.length} earning(s)`,
+        })
+      } else if (!open) {
+        result.payouts.push(this.outcome(creatorId, null, 'skipped', skipped))
+      }
+      const reversals = await CreatorTransferReversal.query()
+        .where('creator_id', creatorId)
+        .where('status', 'pending')
+        .orderBy('id')
+      for (const reversal of reversals) {
+        result.reversals.push(this.reversalOutcome(reversal, 'would_reverse', null))
       }
     }
     return result
@@ -586,10 +681,14 @@ export default class PayoutService {
    * - reversal_unrecorded: Stripe reversed more of a transfer than we recorded: our
    *   pending reversal is recorded; a reversal made outside the run is added to the payout;
    * - unknown_transfer: a transfer naming a payout we do not have (reported).
-   * With `repair: false` it only reports.
+   * With `repair: false` it only reports; with `repair` and `dryRun` each
+   * mismatch says the repair it would make ("would …"), and nothing is changed.
    */
-  async reconcile(options: { repair?: boolean; since?: DateTime } = {}): Promise<ReconcileResult> {
+  async reconcile(
+    options: { repair?: boolean; since?: DateTime; dryRun?: boolean } = {}
+  ): Promise<ReconcileResult> {
     const repair = options.repair ?? false
+    const dryRun = options.dryRun ?? false
     const since = options.since ?? DateTime.utc().minus({ days: 90 })
     const payouts = await CreatorPayout.query()
       .whereNot('status', 'failed')
@@ -613,7 +712,9 @@ export default class PayoutService {
             : `payout ${payout.id} (${payout.amountCents} cents) is ${payout.status} and no transfer exists`,
           repaired: null,
         }
-        if (repair && payout.isOpen) {
+        if (repair && payout.isOpen && dryRun) {
+          mismatch.repaired = `would finish payout ${payout.id} (create its transfer)`
+        } else if (repair && payout.isOpen) {
           const outcome = await this.finishUnderLock(payout)
           mismatch.repaired =
             outcome.status === 'paid'
@@ -631,7 +732,9 @@ export default class PayoutService {
           detail: `transfer ${found.id} exists for payout ${payout.id}, which is still ${payout.status}`,
           repaired: null,
         }
-        if (repair) {
+        if (repair && dryRun) {
+          mismatch.repaired = `would record transfer ${found.id}; payout paid`
+        } else if (repair) {
           await this.recordTransfer(payout.id, found)
           mismatch.repaired = `recorded transfer ${found.id}; payout paid`
         }
@@ -646,7 +749,9 @@ export default class PayoutService {
           detail: `payout ${payout.id} is ${payout.amountCents} cents, transfer ${found.id} is ${found.amount}`,
           repaired: null,
         }
-        if (repair && difference > 0) {
+        if (repair && difference > 0 && dryRun) {
+          mismatch.repaired = `would top up: a new payout of ${difference} cents`
+        } else if (repair && difference > 0) {
           const topUp = await this.topUp(payout, found, difference)
           mismatch.repaired = `top-up payout ${topUp.payoutId}: ${topUp.status}${topUp.stripeTransferId ? ` (${topUp.stripeTransferId})` : ''}`
         } else if (difference < 0) {
@@ -656,7 +761,7 @@ export default class PayoutService {
         mismatches.push(mismatch)
       }
       if (found.amount_reversed > payout.reversedCents) {
-        const reversalMismatches = await this.reconcileReversals(payout, found, repair)
+        const reversalMismatches = await this.reconcileReversals(payout, found, repair, dryRun)
         mismatches.push(...reversalMismatches)
       }
     }
@@ -764,7 +869,8 @@ export default class PayoutService {
   protected async reconcileReversals(
     payout: CreatorPayout,
     transfer: Stripe.Transfer,
-    repair: boolean
+    repair: boolean,
+    dryRun = false
   ) {
     const mismatches: Mismatch[] = []
     const recorded = await CreatorTransferReversal.query()
@@ -792,7 +898,11 @@ export default class PayoutService {
           : `reversal ${made.id} (${made.amount} cents) was made outside the payout run`,
         repaired: null,
       }
-      if (repair) {
+      if (repair && dryRun) {
+        mismatch.repaired = ours
+          ? `would record on reversal ${ours.id}`
+          : `would add ${made.amount} cents to payout ${payout.id}'s reversed amount`
+      } else if (repair) {
         if (ours) {
           await this.recordReversal(ours.id, made)
           mismatch.repaired = `recorded on reversal ${ours.id}`

@@ -27,6 +27,12 @@ export type UsageSyncOptions = {
   now?: Date
   /** When another run holds the lock: wait up to this many ms for it instead of skipping. */
   waitMs?: number
+  /**
+   * Read the window and count what would be stored (new rows, rows already
+   * stored, unreadable ones) without writing anything: no lock, no job run,
+   * no watermark move.
+   */
+  dryRun?: boolean
   /** Called after every batch is stored and every sub-window completed (for a progress bar). */
   onProgress?: (progress: UsageSyncProgress) => void | Promise<void>
 }
@@ -110,6 +116,7 @@ export default class UsageSyncService {
   /** Runs one sync under the named lock; never throws for LiteLLM or data problems (see status). */
   async sync(options: UsageSyncOptions = {}): Promise<UsageSyncReport> {
     const started = Date.now()
+    if (options.dryRun) return this.preview(options, started)
     const lock = locks.createLock(usageConfig.sync.lockName, usageConfig.sync.lockTtl)
     let acquired = false
     try {
@@ -134,17 +141,11 @@ export default class UsageSyncService {
     }
   }
 
-  protected async run(
-    options: UsageSyncOptions,
-    started: number,
-    extendLock: () => Promise<void>
-  ): Promise<UsageSyncReport> {
+  /** The window a run reads: [watermark − look-back, now − settle delay], or the one given. */
+  protected window(options: UsageSyncOptions, watermark: Date | null) {
     const settings = usageConfig.sync
     const now = options.now ?? new Date()
-    const before = await this.state()
-    const watermark = before.watermarkAt?.toJSDate() ?? null
     const settled = floorToSecond(new Date(now.getTime() - settings.settleSeconds * SECOND))
-
     const since = floorToSecond(
       options.since ??
         (watermark
@@ -152,6 +153,83 @@ export default class UsageSyncService {
           : new Date(now.getTime() - settings.initialDays * 86_400 * SECOND))
     )
     const until = floorToSecond(options.until ?? settled)
+    return { since, until, settled }
+  }
+
+  /**
+   * A dry run: reads the window like a sync and counts the rows it would
+   * insert (request ids not stored yet) and those already stored. Writes
+   * nothing, takes no lock (reading twice is harmless).
+   */
+  protected async preview(options: UsageSyncOptions, started: number): Promise<UsageSyncReport> {
+    const state = await UsageSyncState.findBy('source', SYNC_SOURCE)
+    const watermark = state?.watermarkAt?.toJSDate() ?? null
+    const { since, until } = this.window(options, watermark)
+    const window = { since, until }
+    const counts = emptyCounts()
+    const requestsBefore = this.client.requests
+    let error: string | null = null
+    try {
+      const chunkMs = usageConfig.sync.chunkMinutes * 60 * SECOND
+      const span = Math.max(1, until.getTime() - since.getTime())
+      for (let from = since.getTime(); from <= until.getTime(); from += chunkMs) {
+        const to = Math.min(from + chunkMs, until.getTime())
+        const chunk = { since: new Date(from), until: new Date(to) }
+        // Sub-windows share their edge second: the same request may be read twice.
+        const ids = new Set<string>()
+        for await (const rows of this.client.spendLogs(chunk)) {
+          for (const row of rows) {
+            const record = recordFromSpendLog(row)
+            if (record) ids.add(record.requestId)
+            else counts.invalid += 1
+          }
+        }
+        const fresh = [...ids]
+        let stored = 0
+        if (fresh.length > 0) {
+          const result = await db.rawQuery<{ rows: { n: string }[] }>(
+            'SELECT count(*) AS n FROM usage_logs WHERE request_id = ANY(?)',
+            [fresh]
+          )
+          stored = Number(result.rows[0].n)
+        }
+        counts.seen += fresh.length
+        counts.duplicates += stored
+        counts.inserted += fresh.length - stored
+        await options.onProgress?.({
+          window,
+          chunkUntil: chunk.until,
+          fraction: (to - since.getTime()) / span,
+          counts,
+        })
+        if (to >= until.getTime()) break
+      }
+    } catch (caught) {
+      error = caught instanceof Error ? caught.message : String(caught)
+    }
+    const watermarkAt = state?.watermarkAt?.toUTC().toISO() ?? null
+    return {
+      status: error === null ? 'succeeded' : 'failed',
+      window: { since: since.toISOString(), until: until.toISOString() },
+      watermarkBefore: watermarkAt,
+      watermarkAfter: watermarkAt,
+      counts,
+      requests: this.client.requests - requestsBefore,
+      durationMs: Date.now() - started,
+      needsAttention: false,
+      error,
+    }
+  }
+
+  protected async run(
+    options: UsageSyncOptions,
+    started: number,
+    extendLock: () => Promise<void>
+  ): Promise<UsageSyncReport> {
+    const settings = usageConfig.sync
+    const before = await this.state()
+    const watermark = before.watermarkAt?.toJSDate() ?? null
+    const { since, until, settled } = this.window(options, watermark)
     const window = { since, until }
     // An explicit window moves the watermark only when it joins on to it (no gap left behind),
     // and never past the settle line.

@@ -1,5 +1,5 @@
 import db from '@adonisjs/lucid/services/db'
-import { DateTime } from 'luxon'
+import { parsePeriod } from '#support/usage_money'
 
 export type UsageTotalRow = {
   key: string
@@ -23,11 +23,11 @@ export type UsageTotals = {
 
 /** The calendar month `2026-11` as [start, end) in UTC; throws on anything else. */
 export function periodBounds(period: string) {
-  if (!/^\d{4}-(0[1-9]|1[0-2])$/.test(period)) {
+  const month = parsePeriod(period)
+  if (!month) {
     throw new RangeError(`A period is a calendar month like 2026-11 (got "${period}")`)
   }
-  const start = DateTime.fromFormat(period, 'yyyy-MM', { zone: 'utc' })
-  return { start, end: start.plus({ months: 1 }) }
+  return { start: month.start, end: month.end }
 }
 
 const SUMS = `count(*)::bigint AS requests,

@@ -68,6 +68,7 @@ const COMMANDS = [
   'invoices:generate',
   'invoices:list',
   'audit',
+  'stripe:reconcile',
   'jobs:status',
 ]
 

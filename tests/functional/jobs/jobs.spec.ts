@@ -185,8 +185,10 @@ test.group('Cron jobs', (group) => {
         'invoices:generate',
         'payouts:reconcile',
         'payouts:run',
+        'stripe:reconcile',
         'subscriptions:check-grace',
         'usage:sync',
+        'webhooks:replay',
       ]
     )
     const customers = body.jobs.find((row) => row.job === 'customers:sync')!
