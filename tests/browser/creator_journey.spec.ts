@@ -9,7 +9,7 @@ import {
   screenshot,
   setUpBrowser,
   unexpectedConsoleErrors,
-  unlabelledInputs,
+  unlabelledControls,
   uniqueEmail,
 } from '#tests/browser/helpers'
 import { fundPlatform, runPayouts, sale } from '../functional/marketplace/helpers.js'
@@ -78,7 +78,7 @@ test.group('Journey: a creator onboards and publishes a monthly agent', () => {
     assert.equal(repriced.priceCents, 1200)
     const retired = await stripeClient().prices.retrieve(published.stripePriceId!)
     assert.isFalse(retired.active)
-    assert.deepEqual(await unlabelledInputs(page), [])
+    assert.deepEqual(await unlabelledControls(page), [])
 
     // 5. Sales come in (two past the hold, one inside it); a payout run pays the creator.
     const subscriber = await UserFactory.merge({ email: uniqueEmail('subscriber') }).create()

@@ -349,7 +349,7 @@ function TransactionsCard({ transactions, currency }: Pick<Props, 'transactions'
         <p className="muted">No purchases or credit movements yet.</p>
       ) : (
         <div className="table-scroll">
-          <table className="table" data-testid="transactions">
+          <table className="table table-wide" data-testid="transactions">
             <thead>
               <tr>
                 <th scope="col">Date</th>

@@ -68,7 +68,7 @@ export default function CheckoutSuccess({ checkout, fulfilment }: Props) {
           <p role="alert">
             {fulfilment.message ?? 'The payment did not go through. Nothing was added to your account.'}
           </p>
-          <p className="muted">Reference: {checkout.id}</p>
+          <p className="muted wrap-anywhere">Reference: {checkout.id}</p>
           <Link href="/billing" className="button button-primary">
             Back to billing
           </Link>
@@ -102,7 +102,7 @@ export default function CheckoutSuccess({ checkout, fulfilment }: Props) {
               Check again
             </button>
           ) : null}
-          <p className="muted">Reference: {checkout.id}</p>
+          <p className="muted wrap-anywhere">Reference: {checkout.id}</p>
           <Link href="/billing" className="button button-primary">
             Back to billing
           </Link>
@@ -126,7 +126,7 @@ export default function CheckoutSuccess({ checkout, fulfilment }: Props) {
         ) : (
           <p>This checkout has not been paid. Nothing was charged.</p>
         )}
-        <p className="muted">Reference: {checkout.id}</p>
+        <p className="muted wrap-anywhere">Reference: {checkout.id}</p>
         {paid && checkout.kind === 'agent' ? (
           <Link href="/marketplace/mine" className="button button-primary">
             Go to my agents

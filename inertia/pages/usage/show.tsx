@@ -218,7 +218,7 @@ export default function UsageDashboard({ summary, logs, invoices, currency }: Pr
           <p className="muted">No requests in this range.</p>
         ) : (
           <div className="table-scroll">
-            <table className="table" data-testid="requests">
+            <table className="table table-wide" data-testid="requests">
               <thead>
                 <tr>
                   <th scope="col">When (UTC)</th>
