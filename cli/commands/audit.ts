@@ -1,6 +1,7 @@
 import type { Command } from 'commander'
 import type { CommandContext } from '../main.js'
 import { CliError, ExitCode } from '../output.js'
+import { someOf } from '../choices.js'
 
 function wholeNumber(flag: string, value: string, min: number) {
   const parsed = Number(value)
@@ -52,17 +53,9 @@ Exit codes: 0 every check passed, 1 failed to run, 2 bad usage, 3 some checks fa
         const limit = wholeNumber('--limit', options.limit, 1)
         const stuckMinutes = wholeNumber('--stuck-minutes', options.stuckMinutes, 1)
         const { default: AuditService } = await import('#services/audit_service')
-        const known = AuditService.checkNames
-        const unknown = (options.check ?? []).filter(
-          (name) => !known.includes(name as (typeof known)[number])
-        )
-        if (unknown.length > 0) {
-          throw new CliError(
-            `Unknown check ${unknown.map((name) => `"${name}"`).join(', ')} (one of: ${known.join(', ')})`,
-            ExitCode.usage
-          )
-        }
-        const names = options.check ? known.filter((name) => options.check!.includes(name)) : known
+        const names = someOf('check', options.check, AuditService.checkNames) ?? [
+          ...AuditService.checkNames,
+        ]
         const audit = await context.app.container.make(AuditService)
         const result = await audit.run(names, { limit, stuckMinutes })
         if (!result.passed) context.setExitCode(ExitCode.partial)

@@ -1,5 +1,6 @@
 import type { Command } from 'commander'
 import type { CommandContext } from '../main.js'
+import { oneOf } from '../choices.js'
 import { CliError, ExitCode } from '../output.js'
 import { formatCents } from '../format.js'
 import { findUserId } from '../lookup.js'
@@ -143,15 +144,7 @@ Examples:
     .action(
       async (options: { period?: string; user?: string; status?: string; json?: boolean }) => {
         const month = options.period === undefined ? undefined : parseMonth(options.period).period
-        if (
-          options.status !== undefined &&
-          !STATUSES.includes(options.status as (typeof STATUSES)[number])
-        ) {
-          throw new CliError(
-            `--status must be one of ${STATUSES.join(', ')} (got "${options.status}")`,
-            ExitCode.usage
-          )
-        }
+        const status = oneOf('--status', options.status, STATUSES)
         const only = await findUserId(options.user)
         const { default: UsageInvoiceService } =
           await import('#services/usage/usage_invoice_service')
@@ -159,7 +152,7 @@ Examples:
         const rows = await invoices.list({
           period: month,
           userId: only,
-          status: options.status as (typeof STATUSES)[number] | undefined,
+          status,
         })
         const data = rows.map((row) => ({
           id: row.id,

@@ -2,6 +2,7 @@ import type { Command } from 'commander'
 import type { CommandContext } from '../main.js'
 import { CliError, ExitCode } from '../output.js'
 import { runAsJob } from '../job.js'
+import { someOf } from '../choices.js'
 import { progress } from '../progress.js'
 import { parseTimeRange, timeOptions, type TimeOptions } from '../time.js'
 
@@ -57,18 +58,7 @@ Exit codes: 0 everything matches (or every difference was fixed), 1 failed, 2 ba
       const fix = (options.fix ?? false) && !options.dryRun
       const { default: StripeReconcileService, RECONCILE_AREAS } =
         await import('#services/stripe_reconcile_service')
-      const unknown = (options.only ?? []).filter(
-        (area) => !RECONCILE_AREAS.includes(area as (typeof RECONCILE_AREAS)[number])
-      )
-      if (unknown.length > 0) {
-        throw new CliError(
-          `Unknown area ${unknown.map((area) => `"${area}"`).join(', ')} (one of: ${RECONCILE_AREAS.join(', ')})`,
-          ExitCode.usage
-        )
-      }
-      const areas = options.only
-        ? RECONCILE_AREAS.filter((area) => options.only!.includes(area))
-        : undefined
+      const areas = someOf('area', options.only, RECONCILE_AREAS)
       const service = await context.app.container.make(StripeReconcileService)
       const bar = progress('stripe:reconcile', !options.json)
       const reconcile = () =>

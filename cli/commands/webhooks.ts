@@ -2,6 +2,7 @@ import type { Command } from 'commander'
 import type { StripeEventStatus } from '#models/stripe_event'
 import type { CommandContext } from '../main.js'
 import { runAsJob } from '../job.js'
+import { oneOf } from '../choices.js'
 import { CliError, ExitCode } from '../output.js'
 import { progress } from '../progress.js'
 import { parseTimeRange, timeOptions } from '../time.js'
@@ -42,7 +43,7 @@ Examples:
         limit: string
         json?: boolean
       }) => {
-        const status = parseStatus(options.status)
+        const status = oneOf('--status', options.status, STATUSES)
         const { since, until } = parseTimeRange(options)
         const limit = parseLimit(options.limit)
         const { default: StripeEventService } = await import('#services/stripe_event_service')
@@ -216,18 +217,6 @@ Exit codes: 0 all replayed (or nothing to do), 3 some failed again or were not f
 }
 
 const STATUSES: StripeEventStatus[] = ['received', 'processing', 'processed', 'failed', 'ignored']
-
-function parseStatus(value: string | undefined): StripeEventStatus | undefined {
-  if (value === undefined) return undefined
-  const status = STATUSES.find((candidate) => candidate === value)
-  if (!status) {
-    throw new CliError(
-      `--status must be one of ${STATUSES.join(', ')} (got "${value}")`,
-      ExitCode.usage
-    )
-  }
-  return status
-}
 
 function parseLimit(value: string): number {
   const limit = Number(value)
