@@ -50,8 +50,9 @@ function billingActionRoutes() {
     .post('billing/resume', [SubscriptionsController, 'resume'])
     .as('billing.resume')
     .use(billingActionThrottle)
+  // POST: it may create a Stripe customer and opens a portal session (never from a link).
   router
-    .get('billing/portal', [SubscriptionsController, 'portal'])
+    .post('billing/portal', [SubscriptionsController, 'portal'])
     .as('billing.portal')
     .use(billingActionThrottle)
 }

@@ -111,7 +111,7 @@ function ActionButton(props: {
 /** The customer portal: an Inertia visit the server answers with the portal's URL. */
 function PortalButton({ label, primary }: { label: string; primary?: boolean }) {
   return (
-    <Link href="/billing/portal" as="button" className={`button ${primary ? 'button-primary' : 'button-secondary'}`}>
+    <Link href="/billing/portal" method="post" as="button" className={`button ${primary ? 'button-primary' : 'button-secondary'}`}>
       {label}
     </Link>
   )

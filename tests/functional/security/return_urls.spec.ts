@@ -163,7 +163,11 @@ test.group('Security: redirects and return URLs stay on our origin', (group) => 
       'x-forwarded-proto': 'https',
       'referer': 'https://evil.example/',
     }
-    const portal = await client.get('/api/billing/portal').headers(forged).loginAs(alice)
+    const portal = await client
+      .post('/api/billing/portal')
+      .headers(forged)
+      .loginAs(alice)
+      .withCsrfToken()
     portal.assertStatus(200)
     const sessions = stripeSandbox().store.list('billing_portal.session')
     const latest = sessions.find((session) => portal.body().data.url.includes(session.id))

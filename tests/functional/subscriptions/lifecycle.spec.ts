@@ -280,7 +280,7 @@ test.group('Subscriptions: the Premium lifecycle', (group) => {
   test('the portal URL returns to the billing page', async ({ client, assert }) => {
     const user = await UserFactory.create()
     await subscribe(client, user)
-    const response = await client.get('/api/billing/portal').loginAs(user)
+    const response = await client.post('/api/billing/portal').loginAs(user).withCsrfToken()
     response.assertStatus(200)
     assert.match(response.body().data.url, new RegExp(`^${stripeSandbox().url}/p/session/`))
     const { stripeCustomerId: stripeCustomer } = await User.findOrFail(user.id)
@@ -681,7 +681,12 @@ test.group('Subscriptions: failures and operators', (group) => {
     assert.equal(flashed(resume, 'success'), 'Premium resumed: it renews as usual.')
     const again = await client.post('/billing/resume').loginAs(user).withCsrfToken().redirects(0)
     assert.include(flashed(again, 'error') ?? '', 'nothing to resume')
-    const portal = await client.get('/billing/portal').loginAs(user).withInertia().redirects(0)
+    const portal = await client
+      .post('/billing/portal')
+      .loginAs(user)
+      .withCsrfToken()
+      .withInertia()
+      .redirects(0)
     portal.assertStatus(409)
     assert.match(portal.header('x-inertia-location') ?? '', /\/p\/session\//)
     await settle()
