@@ -1,6 +1,7 @@
 import app from '@adonisjs/core/services/app'
 import { errors as vineErrors } from '@vinejs/vine'
 import { errors as shieldErrors } from '@adonisjs/shield'
+import { errors as limiterErrors } from '@adonisjs/limiter'
 import env from '#start/env'
 import { wantsJson } from '#support/negotiation'
 import { type HttpContext, ExceptionHandler } from '@adonisjs/core/http'
@@ -121,6 +122,20 @@ export default class HttpExceptionHandler extends ExceptionHandler {
       }
       ctx.session.flash('error', error.message)
       ctx.session.flashErrors({ [error.code!]: error.message })
+      return ctx.response.redirect().back()
+    }
+    // A rate limit hit from an Inertia visit: the page shows the message as a flash
+    // (with the limiter's Retry-After), not the raw 429 text in a modal. Plain form
+    // posts and JSON keep the 429.
+    if (
+      error instanceof limiterErrors.ThrottleException &&
+      ctx.request.header('x-inertia') &&
+      ctx.session
+    ) {
+      for (const [name, value] of Object.entries(error.getDefaultHeaders())) {
+        ctx.response.header(name, value)
+      }
+      ctx.session.flash('error', error.message)
       return ctx.response.redirect().back()
     }
     return super.handle(error, ctx)

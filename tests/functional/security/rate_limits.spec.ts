@@ -63,6 +63,18 @@ test.group('Security: rate limits', (group) => {
       .redirects(0)
     page.assertStatus(429)
     assert.include(page.text(), AUTH_MESSAGE)
+    // An Inertia visit gets the message as a flash on the page it came from.
+    const visit = await client
+      .post('/login')
+      .form({ email, password: 'and-another' })
+      .header('referer', '/login')
+      .withCsrfToken()
+      .withInertia()
+      .redirects(0)
+    assert.oneOf(visit.status(), [302, 303])
+    assert.equal(visit.header('location'), '/login')
+    assert.isAbove(Number(visit.header('retry-after')), 0)
+    assert.equal(visit.flashMessages().error, AUTH_MESSAGE)
   })
 
   test('login: a password spray over many emails from one IP is stopped too', async ({
