@@ -66,6 +66,8 @@ async function undelivered<T>(fn: () => Promise<T>): Promise<T> {
 test.group('stripe:reconcile', (group) => {
   group.each.setup(async () => {
     await resetData()
+    // One second on, so an earlier test's last events (same second) stay outside the window.
+    await stripeSandbox().advanceClock(1)
     since = DateTime.fromSeconds(stripeSandbox().now(), { zone: 'utc' }).toISO()!
   })
   group.each.timeout(90_000)
