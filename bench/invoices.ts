@@ -28,27 +28,16 @@
 process.env.NODE_ENV = process.env.NODE_ENV ?? 'development'
 process.env.LOG_LEVEL = process.env.BENCH_LOG_LEVEL ?? 'error'
 
-import { spawn, type ChildProcess } from 'node:child_process'
 import { readFileSync } from 'node:fs'
-import { availableParallelism, cpus, totalmem } from 'node:os'
-import { fileURLToPath } from 'node:url'
+import { useBenchDatabase } from './support/database.js'
+import { describeMachine, loadAverage } from './support/machine.js'
+import { count, flag, option } from './support/options.js'
+import { startStripeSandbox } from './support/processes.js'
+import { writeResult } from './support/results.js'
+import { progress } from './support/stats.js'
 
-const ROOT = fileURLToPath(new URL('../', import.meta.url))
 const PERIOD = '2026-10'
 const ROWS_PER_USER = 20
-
-function flag(name: string) {
-  return process.argv.includes(`--${name}`)
-}
-function option(name: string, fallback: string) {
-  const index = process.argv.indexOf(`--${name}`)
-  return index < 0 ? fallback : (process.argv[index + 1] ?? fallback)
-}
-function count(name: string, fallback: number) {
-  const value = Number(option(name, String(fallback)))
-  if (!Number.isInteger(value) || value <= 0) throw new Error(`--${name} needs a whole number`)
-  return value
-}
 
 const USERS = count('users', 10_000)
 const CONCURRENCY = count('concurrency', 16)
@@ -57,53 +46,9 @@ if (!['standalone', 'inprocess'].includes(SANDBOX)) {
   throw new Error('--sandbox is standalone or inprocess')
 }
 
-function cpuModel() {
-  try {
-    const info = readFileSync('/proc/cpuinfo', 'utf8')
-    return /model name\s*:\s*(.+)/.exec(info)?.[1]?.trim() ?? cpus()[0]?.model ?? 'unknown'
-  } catch {
-    return cpus()[0]?.model ?? 'unknown'
-  }
-}
-
-function progress(label: string) {
-  const tty = process.stderr.isTTY
-  let last = 0
-  return (done: number, total: number) => {
-    if (!tty) return
-    const now = Date.now()
-    if (done < total && now - last < 200) return
-    last = now
-    process.stderr.write(`\r${label}: ${done}/${total}${done === total ? '\n' : ''}`)
-  }
-}
-
-/** The Stripe sandbox as its own process (`npm run sandbox:stripe`); resolves with its URL. */
-async function startStandaloneSandbox(): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(process.execPath, ['--import=@poppinss/ts-exec', 'sandbox/stripe/main.ts'], {
-    cwd: ROOT,
-    env: { ...process.env, STRIPE_SANDBOX_PORT: '0', STRIPE_SANDBOX_WEBHOOK_URL: '' },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  })
-  const url = await new Promise<string>((resolve, reject) => {
-    let seen = ''
-    const timer = setTimeout(() => reject(new Error('the Stripe sandbox did not start')), 30_000)
-    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
-      seen += chunk
-      const match = /listening on (http:\/\/\S+)/.exec(seen)
-      if (match) {
-        clearTimeout(timer)
-        resolve(match[1])
-      }
-    })
-    child.on('exit', (code) => reject(new Error(`the Stripe sandbox exited (${code})`)))
-  })
-  child.stdout!.resume()
-  return { url, child }
-}
-
 async function main() {
-  const started: { stop: () => Promise<void> }[] = []
+  const database = await useBenchDatabase()
+  const started: { stop: () => Promise<void> }[] = [database]
   let sandboxPid: number | null = null
   let sandboxUrl: string
   if (SANDBOX === 'inprocess') {
@@ -112,15 +57,10 @@ async function main() {
     started.push({ stop: () => sandbox.stop() })
     sandboxUrl = sandbox.url
   } else {
-    const { url, child } = await startStandaloneSandbox()
-    sandboxPid = child.pid ?? null
-    started.push({
-      stop: async () => {
-        child.kill('SIGINT')
-        await new Promise((resolve) => child.once('exit', resolve))
-      },
-    })
-    sandboxUrl = url
+    const sandbox = await startStripeSandbox()
+    sandboxPid = sandbox.pid
+    started.push(sandbox)
+    sandboxUrl = sandbox.url
   }
   process.env.STRIPE_API_BASE = sandboxUrl
   process.env.STRIPE_SECRET_KEY = process.env.STRIPE_SECRET_KEY ?? 'sk_test_bench'
@@ -335,16 +275,33 @@ async function main() {
     console.log(
       `  run 2 (rerun): ${(second.durationMs / 1000).toFixed(2)} s, ${second.users} users to visit, ${second.created} invoices made; Stripe invoices of 200 sampled users before/after: ${sampledBefore}/${sampledAfter}`
     )
-    console.log(
-      `  Machine: ${availableParallelism()} cores (nproc), ${cpuModel()}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Node ${process.version}, PostgreSQL ${version.rows[0].server_version}`
-    )
+    console.log(`  Machine: ${describeMachine(version.rows[0].server_version)}`)
+    writeResult({
+      name: 'invoices',
+      machine: describeMachine(version.rows[0].server_version),
+      load: loadAverage(),
+      rows: [
+        {
+          benchmark: `monthly usage invoices, ${USERS.toLocaleString('en-US')} users`,
+          figure: `${seconds.toFixed(1)} s (${(USERS / seconds).toFixed(0)} users/s)`,
+          target: '< 60 s',
+          met: seconds < 60,
+        },
+        {
+          benchmark: 'monthly usage invoices: rerun',
+          figure: `${second.created} invoices made, ${(second.durationMs / 1000).toFixed(2)} s`,
+          target: 'makes nothing',
+          met: second.created === 0 && sampledAfter === sampledBefore,
+        },
+      ],
+    })
     if (second.created !== 0 || sampledAfter !== sampledBefore) {
       process.exitCode = 1
       console.error('The rerun created something: that is a bug.')
     }
   } finally {
     await booted.close()
-    for (const item of started) await item.stop()
+    for (const item of started.reverse()) await item.stop()
   }
 }
 

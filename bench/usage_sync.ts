@@ -13,7 +13,7 @@
 | tmp/postgres/bench. usage_logs must be empty: pass --truncate to empty it
 | (it deletes usage data: never point this at a database you care about).
 |
-| Options: --rows N (default 1000000), --truncate, --keep (leave rows).
+| Options: --rows N (default 1000000), --truncate (or --reset), --keep (leave rows).
 | Env: BENCH_LITELLM_PORT (default: a free port).
 |
 | V8 flags (package.json): `--max-semi-space-size=8 --heap-growing-percent=60`.
@@ -29,32 +29,22 @@
 
 process.env.NODE_ENV = process.env.NODE_ENV ?? 'development'
 
-import { spawn } from 'node:child_process'
 import { createReadStream, createWriteStream, readFileSync, rmSync } from 'node:fs'
 import { mkdir } from 'node:fs/promises'
-import { availableParallelism, cpus, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { pipeline } from 'node:stream/promises'
-import { fileURLToPath } from 'node:url'
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams'
+import { useBenchDatabase } from './support/database.js'
+import { describeMachine, loadAverage } from './support/machine.js'
+import { count, flag } from './support/options.js'
+import { ROOT, startProcess } from './support/processes.js'
+import { writeResult } from './support/results.js'
 
-const ROOT = fileURLToPath(new URL('../', import.meta.url))
 const SINCE = '2026-10-01T00:00:00.000Z'
 const UNTIL = '2026-10-08T00:00:00.000Z'
 const MASTER_KEY = 'sk-litellm-bench'
 
-function flag(name: string) {
-  return process.argv.includes(`--${name}`)
-}
-function option(name: string, fallback: number) {
-  const index = process.argv.indexOf(`--${name}`)
-  if (index < 0) return fallback
-  const value = Number(process.argv[index + 1])
-  if (!Number.isInteger(value) || value <= 0) throw new Error(`--${name} needs a whole number`)
-  return value
-}
-
-const ROWS = option('rows', 1_000_000)
+const ROWS = count('rows', 1_000_000)
 
 /** Peak resident memory of this process so far (VmHWM), in MB. */
 function peakRssMb() {
@@ -77,19 +67,12 @@ function rssSampler() {
   }
 }
 
-function cpuModel() {
-  try {
-    const info = readFileSync('/proc/cpuinfo', 'utf8')
-    return /model name\s*:\s*(.+)/.exec(info)?.[1]?.trim() ?? cpus()[0]?.model ?? 'unknown'
-  } catch {
-    return cpus()[0]?.model ?? 'unknown'
-  }
-}
-
-async function startSandbox(users: string[]) {
+/** The LiteLLM sandbox in its own process, as a proxy would be. */
+function startSandbox(users: string[]) {
   const port = Number(process.env.BENCH_LITELLM_PORT ?? 0)
-  const child = spawn(process.execPath, ['--import=@poppinss/ts-exec', 'sandbox/litellm/main.ts'], {
-    cwd: ROOT,
+  return startProcess({
+    name: 'LiteLLM sandbox',
+    args: ['--import=@poppinss/ts-exec', 'sandbox/litellm/main.ts'],
     env: {
       ...process.env,
       LITELLM_SANDBOX_PORT: String(port),
@@ -100,27 +83,9 @@ async function startSandbox(users: string[]) {
       LITELLM_SANDBOX_UNTIL: UNTIL,
       LITELLM_SANDBOX_USERS: users.join(','),
     },
-    stdio: ['ignore', 'pipe', 'inherit'],
+    ready: /listening on (http:\/\/\S+)/,
+    timeoutMs: 600_000,
   })
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = ''
-    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
-      out += chunk
-      const match = /listening on (http:\/\/\S+)/.exec(out)
-      if (match) resolve(match[1])
-    })
-    child.on('exit', (code) => reject(new Error(`LiteLLM sandbox exited (${code})`)))
-  })
-  return {
-    url,
-    pid: child.pid!,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null) return resolve()
-        child.once('exit', () => resolve())
-        child.kill('SIGTERM')
-      }),
-  }
 }
 
 function sandboxRssMb(pid: number) {
@@ -133,13 +98,7 @@ function sandboxRssMb(pid: number) {
 }
 
 async function main() {
-  let embedded: { stop: () => Promise<void> } | null = null
-  if (!process.env.DATABASE_URL && !process.env.DB_HOST) {
-    const { startEmbeddedPostgres } = await import('../sandbox/postgres/embedded.js')
-    const database = await startEmbeddedPostgres(ROOT, 'bench')
-    process.env.DATABASE_URL = database.url
-    embedded = database
-  }
+  const embedded = await useBenchDatabase()
   // The sync reads the whole window in one run: no settle line in the way, and hour-long sub-windows.
   process.env.USAGE_SYNC_CHUNK_MINUTES = process.env.USAGE_SYNC_CHUNK_MINUTES ?? '60'
 
@@ -157,13 +116,13 @@ async function main() {
       'SELECT count(*) AS n FROM usage_logs'
     )
     if (Number(existing.rows[0].n) > 0) {
-      if (!flag('truncate')) {
+      if (!flag('truncate') && !flag('reset')) {
         throw new Error(
           `usage_logs has ${existing.rows[0].n} rows: run on an empty database, or pass --truncate to delete them`
         )
       }
     }
-    if (flag('truncate')) {
+    if (flag('truncate') || flag('reset')) {
       await db.rawQuery(
         'TRUNCATE usage_logs, usage_spend_mismatches, usage_sync_states RESTART IDENTITY CASCADE'
       )
@@ -193,9 +152,8 @@ async function main() {
     const service = new UsageSyncService(client)
     const window = { since: new Date(SINCE), until: new Date(UNTIL) }
 
-    console.log(
-      `Machine: ${availableParallelism()} cores (nproc), ${cpuModel()}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Node ${process.version}, PostgreSQL ${version.rows[0].server_version}`
-    )
+    const machine = describeMachine(version.rows[0].server_version)
+    console.log(`Machine: ${machine}`)
     console.log(
       `Syncing ${ROWS.toLocaleString('en-US')} rows (${SINCE} .. ${UNTIL}) from ${sandbox.url}`
     )
@@ -277,13 +235,38 @@ async function main() {
     console.log(
       `\nTargets: ${targets.map(([label, ok]) => `${label} ${ok ? 'met' : 'MISSED'}`).join('; ')}`
     )
+    writeResult({
+      name: 'usage_sync',
+      machine,
+      load: loadAverage(),
+      rows: [
+        {
+          benchmark: `usage sync, ${n(ROWS)} rows`,
+          figure: `${n(firstRate)} rows/s`,
+          target: '>= 50,000 rows/s',
+          met: targets[0][1],
+        },
+        {
+          benchmark: 'usage sync: peak RSS',
+          figure: `${firstPeak.toFixed(0)} MB`,
+          target: '< 300 MB',
+          met: targets[1][1],
+        },
+        {
+          benchmark: 'usage sync: second sync',
+          figure: `${n(second.counts.inserted)} rows, ${(second.durationMs / 1000).toFixed(2)} s`,
+          target: 'adds nothing, no slower',
+          met: targets[2][1] && targets[3][1],
+        },
+      ],
+    })
     if (!flag('keep')) {
       await db.rawQuery('TRUNCATE usage_logs, usage_spend_mismatches RESTART IDENTITY CASCADE')
     }
   } finally {
     for (const sandbox of sandboxes) await sandbox.stop()
     await booted.close()
-    await embedded?.stop()
+    await embedded.stop()
   }
 }
 

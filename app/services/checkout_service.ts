@@ -440,7 +440,8 @@ export default class CheckoutService {
       }
       if (session.status !== 'complete') return { kind, status: 'pending' }
       if (!purchase) {
-        // Completed but not yet paid (an asynchronous payment) is remembered as pending.
+        // Completed but not yet paid (an asynchronous payment) is remembered as pending;
+        // paid, the row is written paid at once.
         purchase = await CreditPurchase.create(
           {
             userId: owner.id,
@@ -450,19 +451,21 @@ export default class CheckoutService {
             currency: priced.currency,
             stripeCheckoutSessionId: session.id,
             stripePaymentIntentId: paymentIntentId,
-            status: 'pending',
-            paidAt: null,
+            status: paid ? 'paid' : 'pending',
+            paidAt: paid ? (options.eventCreated ?? now) : null,
             refundedAt: null,
           },
           { client: trx }
         )
+        if (!paid) return { kind, status: 'pending' }
+      } else {
+        if (!paid) return { kind, status: 'pending' }
+        purchase.status = 'paid'
+        purchase.paidAt = options.eventCreated ?? now
+        purchase.stripePaymentIntentId = purchase.stripePaymentIntentId ?? paymentIntentId
+        purchase.useTransaction(trx)
+        await purchase.save()
       }
-      if (!paid) return { kind, status: 'pending' }
-      purchase.status = 'paid'
-      purchase.paidAt = options.eventCreated ?? now
-      purchase.stripePaymentIntentId = purchase.stripePaymentIntentId ?? paymentIntentId
-      purchase.useTransaction(trx)
-      await purchase.save()
       await new CreditService().grant(
         owner.id,
         purchase.creditsCents,
@@ -472,6 +475,8 @@ export default class CheckoutService {
           creditPurchaseId: purchase.id,
           description: `Credit pack ${purchase.packageKey} (${session.id})`,
           createdBy,
+          // lockUser() holds the owner's row lock in this transaction.
+          userLocked: true,
         },
         trx
       )

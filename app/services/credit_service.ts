@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto'
 import { DateTime } from 'luxon'
 import db from '@adonisjs/lucid/services/db'
 import type { TransactionClientContract } from '@adonisjs/lucid/types/database'
+import type { RawQueryBindings } from '@adonisjs/lucid/types/querybuilder'
 import User from '#models/user'
 import CreditLedgerEntry, { type CreditLedgerEntryKind } from '#models/credit_ledger_entry'
 import CreditPurchase from '#models/credit_purchase'
@@ -15,6 +16,8 @@ export interface LedgerEntryOptions {
   description?: string | null
   /** Who wrote it: 'checkout', 'webhook', 'operator:<name>', … */
   createdBy: string
+  /** The caller already holds the user's row lock in the transaction given (`FOR UPDATE`). */
+  userLocked?: boolean
 }
 
 export interface RecordResult {
@@ -58,6 +61,22 @@ export interface AdjustmentPreview {
   createdBy: string
 }
 
+/** A ledger write waiting for its user's group (CreditService.drain). */
+interface PendingEntry {
+  userId: number
+  amountCents: number
+  kind: CreditLedgerEntryKind
+  options: LedgerEntryOptions
+  resolve: (result: RecordResult) => void
+  reject: (error: unknown) => void
+}
+
+/** Ledger writes waiting, per user, in this process; users whose queue is being written. */
+const pendingByUser = new Map<number, PendingEntry[]>()
+const draining = new Set<number>()
+/** The most entries written in one transaction. */
+const MAX_GROUP = 256
+
 /**
  * The credit ledger: append-only entries (1 credit = 1 cent) and the cached
  * `users.credits_balance_cents`, which always equals the ledger sum. Every
@@ -80,10 +99,222 @@ export default class CreditService {
     if (!Number.isSafeInteger(amountCents) || amountCents === 0) {
       throw new Error(`A ledger entry needs a non-zero whole number of cents (got ${amountCents})`)
     }
-    if (!trx)
-      return db.transaction((inner) => this.record(userId, amountCents, kind, options, inner))
+    if (!trx) return this.enqueue({ userId, amountCents, kind, options })
+    return this.recordIn(userId, amountCents, kind, options, trx)
+  }
 
+  /**
+   * A ledger write with no transaction of the caller's: queued per user and
+   * written in groups (see drain). Resolves once its group has committed.
+   */
+  protected enqueue(request: Omit<PendingEntry, 'resolve' | 'reject'>) {
+    return new Promise<RecordResult>((resolve, reject) => {
+      const queue = pendingByUser.get(request.userId) ?? []
+      queue.push({ ...request, resolve, reject })
+      pendingByUser.set(request.userId, queue)
+      if (!draining.has(request.userId)) void this.drain(request.userId)
+    })
+  }
+
+  /**
+   * Writes one user's queued entries. The first goes alone at once; what
+   * queues meanwhile (concurrent spends on the same balance) goes as one
+   * group: one transaction, one row lock and one commit for all of them,
+   * with the same outcome each would have had alone, in arrival order (a
+   * debit past the balance refused, a key used before answered with its
+   * entry). On one balance the row lock serialises writers anyway; grouped,
+   * they share its hold and the commit instead of queueing for them one by
+   * one. Other processes still serialise on the row lock.
+   */
+  protected async drain(userId: number) {
+    draining.add(userId)
+    try {
+      for (;;) {
+        const queue = pendingByUser.get(userId)
+        if (!queue || queue.length === 0) break
+        const group = queue.splice(0, MAX_GROUP)
+        if (group.length === 1) {
+          await this.recordAlone(group[0])
+          continue
+        }
+        let settle: (() => void) | null = null
+        try {
+          settle = await db.transaction((trx) => this.recordGroup(userId, group, trx))
+        } catch {
+          // The group's transaction failed as a whole (say a key used at the same moment by
+          // another user's write): each entry again on its own, with its own outcome.
+          for (const entry of group) await this.recordAlone(entry)
+        }
+        settle?.()
+      }
+    } finally {
+      draining.delete(userId)
+      if ((pendingByUser.get(userId)?.length ?? 0) > 0) void this.drain(userId)
+      else pendingByUser.delete(userId)
+    }
+  }
+
+  protected async recordAlone(entry: PendingEntry) {
+    try {
+      entry.resolve(
+        await db.transaction((trx) =>
+          this.recordIn(entry.userId, entry.amountCents, entry.kind, entry.options, trx)
+        )
+      )
+    } catch (error) {
+      entry.reject(error)
+    }
+  }
+
+  /**
+   * A group's writes in one transaction: the user's row lock, the keys
+   * already used, then every accepted entry and the new balance in one
+   * statement. Returns how to settle each caller once committed.
+   */
+  protected async recordGroup(
+    userId: number,
+    group: PendingEntry[],
+    trx: TransactionClientContract
+  ): Promise<() => void> {
     const user = await User.query({ client: trx }).where('id', userId).forUpdate().firstOrFail()
+    const keys = [...new Set(group.map((entry) => entry.options.idempotencyKey))]
+    const used = await CreditLedgerEntry.query({ client: trx }).whereIn('idempotency_key', keys)
+    const known = new Map(used.map((entry) => [entry.idempotencyKey, entry]))
+    const accepted = new Map<string, { entry: PendingEntry; balanceAfter: number }>()
+    const outcomes: ((written: Map<string, CreditLedgerEntry>) => void)[] = []
+    let balance = user.creditsBalanceCents
+    for (const entry of group) {
+      const { idempotencyKey } = entry.options
+      const earlier = known.get(idempotencyKey) ?? accepted.get(idempotencyKey)
+      if (earlier) {
+        const same =
+          earlier instanceof CreditLedgerEntry
+            ? earlier.userId === userId &&
+              earlier.amountCents === entry.amountCents &&
+              earlier.kind === entry.kind
+            : earlier.entry.amountCents === entry.amountCents && earlier.entry.kind === entry.kind
+        if (!same) {
+          const id = earlier instanceof CreditLedgerEntry ? `#${earlier.id}` : 'in this group'
+          const error = new Error(
+            `The idempotency key "${idempotencyKey}" was already used for a different ledger entry (${id}); use another key`
+          )
+          outcomes.push(() => entry.reject(error))
+        } else if (earlier instanceof CreditLedgerEntry) {
+          outcomes.push(() => entry.resolve({ entry: earlier, created: false }))
+        } else {
+          outcomes.push((written) =>
+            entry.resolve({ entry: written.get(idempotencyKey)!, created: false })
+          )
+        }
+        continue
+      }
+      if (balance + entry.amountCents < 0) {
+        const error = InsufficientCreditsException.forDebit(-entry.amountCents, balance)
+        outcomes.push(() => entry.reject(error))
+        continue
+      }
+      balance += entry.amountCents
+      accepted.set(idempotencyKey, { entry, balanceAfter: balance })
+      outcomes.push((written) =>
+        entry.resolve({ entry: written.get(idempotencyKey)!, created: true })
+      )
+    }
+
+    const written = new Map<string, CreditLedgerEntry>()
+    if (accepted.size > 0) {
+      const rows = [...accepted.values()]
+      const column = <T>(pick: (row: (typeof rows)[number]) => T) => rows.map(pick)
+      const now = new Date()
+      const result = await trx.rawQuery<{ rows: Record<string, unknown>[] }>(
+        `WITH moved AS (
+           UPDATE users SET credits_balance_cents = ?, updated_at = ? WHERE id = ?
+         )
+         INSERT INTO credit_ledger_entries (user_id, amount_cents, balance_after_cents, kind,
+           idempotency_key, credit_purchase_id, usage_invoice_id, description, created_by,
+           created_at)
+         SELECT ?, e.amount, e.balance_after, e.kind, e.key, e.purchase, e.invoice,
+                e.description, e.created_by, ?
+           FROM unnest(?::bigint[], ?::bigint[], ?::text[], ?::text[], ?::bigint[], ?::bigint[],
+                       ?::text[], ?::text[])
+                WITH ORDINALITY
+                AS e(amount, balance_after, kind, key, purchase, invoice, description, created_by, n)
+          ORDER BY e.n
+         RETURNING *`,
+        [
+          balance,
+          now,
+          userId,
+          userId,
+          now,
+          column((row) => row.entry.amountCents),
+          column((row) => row.balanceAfter),
+          column((row) => row.entry.kind),
+          column((row) => row.entry.options.idempotencyKey),
+          column((row) => row.entry.options.creditPurchaseId ?? null),
+          column((row) => row.entry.options.usageInvoiceId ?? null),
+          column((row) =>
+            row.entry.options.description ? row.entry.options.description.slice(0, 255) : null
+          ),
+          column((row) => row.entry.options.createdBy),
+        ] as unknown as RawQueryBindings
+      )
+      for (const row of result.rows) {
+        const entry = CreditLedgerEntry.$createFromAdapterResult(row)!
+        written.set(entry.idempotencyKey, entry)
+      }
+    }
+    return () => {
+      for (const outcome of outcomes) outcome(written)
+    }
+  }
+
+  /** record() inside the caller's transaction. */
+  protected async recordIn(
+    userId: number,
+    amountCents: number,
+    kind: CreditLedgerEntryKind,
+    options: LedgerEntryOptions,
+    trx: TransactionClientContract
+  ): Promise<RecordResult> {
+    // The user's row lock first (unless the caller holds it): every later statement of
+    // this transaction then sees any entry a concurrent writer for this user committed.
+    if (!options.userLocked) {
+      await trx.rawQuery('SELECT id FROM users WHERE id = ? FOR UPDATE', [userId])
+    }
+    // One round trip: the balance moves and the entry is written together, only when the
+    // key is unused and the balance stays >= 0; nothing is written otherwise.
+    const now = new Date()
+    const written = await trx.rawQuery<{ rows: Record<string, unknown>[] }>(
+      `WITH moved AS (
+         UPDATE users SET credits_balance_cents = credits_balance_cents + :amount, updated_at = :now
+          WHERE id = :user AND credits_balance_cents + :amount >= 0
+            AND NOT EXISTS (SELECT 1 FROM credit_ledger_entries WHERE idempotency_key = :key)
+          RETURNING credits_balance_cents
+       )
+       INSERT INTO credit_ledger_entries (user_id, amount_cents, balance_after_cents, kind,
+         idempotency_key, credit_purchase_id, usage_invoice_id, description, created_by,
+         created_at)
+       SELECT :user, :amount, moved.credits_balance_cents, :kind, :key, :purchase, :invoice,
+              :description, :createdBy, :now
+         FROM moved
+       RETURNING *`,
+      {
+        user: userId,
+        amount: amountCents,
+        now,
+        key: options.idempotencyKey,
+        kind,
+        purchase: options.creditPurchaseId ?? null,
+        invoice: options.usageInvoiceId ?? null,
+        description: options.description ? options.description.slice(0, 255) : null,
+        createdBy: options.createdBy,
+      } as unknown as RawQueryBindings
+    )
+    if (written.rows.length > 0) {
+      return { entry: CreditLedgerEntry.$createFromAdapterResult(written.rows[0])!, created: true }
+    }
+
+    // Nothing written: the key was used before (a replay), or the balance is too low.
     const existing = await CreditLedgerEntry.query({ client: trx })
       .where('idempotency_key', options.idempotencyKey)
       .first()
@@ -100,30 +331,8 @@ export default class CreditService {
       }
       return { entry: existing, created: false }
     }
-
-    const balanceAfter = user.creditsBalanceCents + amountCents
-    if (balanceAfter < 0) {
-      throw InsufficientCreditsException.forDebit(-amountCents, user.creditsBalanceCents)
-    }
-    const entry = await CreditLedgerEntry.create(
-      {
-        userId,
-        amountCents,
-        balanceAfterCents: balanceAfter,
-        kind,
-        idempotencyKey: options.idempotencyKey,
-        creditPurchaseId: options.creditPurchaseId ?? null,
-        usageInvoiceId: options.usageInvoiceId ?? null,
-        description: options.description ? options.description.slice(0, 255) : null,
-        createdBy: options.createdBy,
-      },
-      { client: trx }
-    )
-    await trx.from('users').where('id', userId).update({
-      credits_balance_cents: balanceAfter,
-      updated_at: new Date(),
-    })
-    return { entry, created: true }
+    const user = await User.query({ client: trx }).where('id', userId).firstOrFail()
+    throw InsufficientCreditsException.forDebit(-amountCents, user.creditsBalanceCents)
   }
 
   /** Adds credits (kind purchase or operator_grant). */

@@ -100,8 +100,13 @@ export default class StripeEventService {
    */
   async receive(rawBody: string, signature: string): Promise<ReceiveResult> {
     const event = this.verify(rawBody, signature)
-    await this.record(event, rawBody)
-    const outcome = await this.process(event.id)
+    const recorded = await this.recordOrPeek(event, rawBody)
+    // A duplicate of an event done before: one round trip, nothing else read.
+    if (recorded === 'processed' || recorded === 'ignored') {
+      return { stripeEventId: event.id, type: event.type, outcome: 'already' }
+    }
+    // Recorded now: the verified event is the stored payload, no need to read it back.
+    const outcome = recorded === 'inserted' ? await this.run(event) : await this.process(event.id)
     return { stripeEventId: event.id, type: event.type, outcome }
   }
 
@@ -154,13 +159,32 @@ export default class StripeEventService {
 
   /** Inserts the event unless its id is already recorded. True when this call inserted it. */
   async record(event: Stripe.Event, rawBody: string): Promise<boolean> {
+    return (await this.recordOrPeek(event, rawBody)) === 'inserted'
+  }
+
+  /**
+   * Inserts the event unless its id is already recorded, in one round trip:
+   * 'inserted' when this call inserted it, else the recorded row's status
+   * (null when that row is not visible yet: a concurrent delivery's insert).
+   */
+  protected async recordOrPeek(
+    event: Stripe.Event,
+    rawBody: string
+  ): Promise<'inserted' | StripeEventStatus | null> {
     const now = DateTime.utc().toSQL()
-    const result = await db.rawQuery(
-      `INSERT INTO stripe_events
-         (stripe_event_id, type, api_version, livemode, account, stripe_created_at, payload,
-          status, attempts, received_at, created_at, updated_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?::jsonb, 'received', 0, ?, ?, ?)
-       ON CONFLICT (stripe_event_id) DO NOTHING`,
+    const result = await db.rawQuery<{
+      rows: { inserted: boolean; status: StripeEventStatus | null }[]
+    }>(
+      `WITH inserted AS (
+         INSERT INTO stripe_events
+           (stripe_event_id, type, api_version, livemode, account, stripe_created_at, payload,
+            status, attempts, received_at, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?::jsonb, 'received', 0, ?, ?, ?)
+         ON CONFLICT (stripe_event_id) DO NOTHING
+         RETURNING 1
+       )
+       SELECT EXISTS (SELECT 1 FROM inserted) AS inserted,
+              (SELECT status FROM stripe_events WHERE stripe_event_id = ?) AS status`,
       [
         event.id,
         event.type,
@@ -172,9 +196,11 @@ export default class StripeEventService {
         now,
         now,
         now,
+        event.id,
       ]
     )
-    return (result.rowCount ?? 0) > 0
+    const row = result.rows[0]
+    return row.inserted ? 'inserted' : row.status
   }
 
   /**
@@ -193,32 +219,52 @@ export default class StripeEventService {
     const recorded = await StripeEvent.findBy('stripeEventId', stripeEventId)
     if (!recorded) throw new UnknownStripeEventError(stripeEventId)
     if (recorded.isDone) return 'already'
-    const event = recorded.payload
+    return this.run(recorded.payload)
+  }
+
+  /** process() of a recorded event whose payload is at hand. */
+  protected async run(event: Stripe.Event): Promise<ProcessOutcome> {
+    const stripeEventId = event.id
     const handler = handlers[event.type]
     try {
       const fetched = handler?.fetch ? await handler.fetch(event) : undefined
       return await db.transaction(async (trx) => {
-        await trx.rawQuery(`SET LOCAL lock_timeout = '${LOCK_TIMEOUT}'`)
-        const row = await StripeEvent.query({ client: trx })
-          .where('stripeEventId', stripeEventId)
-          .forUpdate()
-          .firstOrFail()
-        if (row.isDone) return 'already'
+        // The lock timeout is set by the statement that takes the event's lock (one round
+        // trip): set_config runs as the row is read, before the lock is waited for, and
+        // covers the user locks the handler takes next.
+        const locked = await trx.rawQuery<{
+          rows: { status: StripeEventStatus; received_at: Date }[]
+        }>(
+          `SELECT status, received_at, set_config('lock_timeout', ?, true) AS lock_timeout
+             FROM stripe_events WHERE stripe_event_id = ? FOR UPDATE`,
+          [LOCK_TIMEOUT, stripeEventId]
+        )
+        const row = locked.rows[0]
+        if (!row) throw new UnknownStripeEventError(stripeEventId)
+        if (row.status === 'processed' || row.status === 'ignored') return 'already'
+        const now = DateTime.utc().toSQL()
 
         if (!handler) {
-          row.status = 'ignored'
-          row.lastError = null
-          await row.useTransaction(trx).save()
+          await trx.rawQuery(
+            `UPDATE stripe_events SET status = 'ignored', last_error = NULL, updated_at = ?
+              WHERE stripe_event_id = ?`,
+            [now, stripeEventId]
+          )
           return 'ignored'
         }
 
-        await handler.apply({ event, trx, receivedAt: row.receivedAt }, fetched)
+        await handler.apply(
+          { event, trx, receivedAt: DateTime.fromJSDate(row.received_at, { zone: 'utc' }) },
+          fetched
+        )
 
-        row.status = 'processed'
-        row.processedAt = DateTime.utc()
-        row.attempts = row.attempts + 1
-        row.lastError = null
-        await row.useTransaction(trx).save()
+        await trx.rawQuery(
+          `UPDATE stripe_events
+              SET status = 'processed', processed_at = ?, attempts = attempts + 1,
+                  last_error = NULL, updated_at = ?
+            WHERE stripe_event_id = ?`,
+          [now, now, stripeEventId]
+        )
         return 'processed'
       })
     } catch (error) {

@@ -11,6 +11,23 @@ export interface UsageRange {
   to: DateTime
 }
 
+/** One row of usage_daily_totals (a day x model x agent x project), with names. */
+type GrainRow = {
+  day: string
+  model: string | null
+  agent_id: string | null
+  project_id: string | null
+  agent_name: string | null
+  agent_slug: string | null
+  project_name: string | null
+  requests: string
+  prompt_tokens: string
+  completion_tokens: string
+  tokens: string
+  cost_micros: string
+  unbilled_micros: string
+}
+
 /** The ranges the dashboard offers. */
 export type RangeName = '7d' | '30d' | 'month' | 'custom'
 
@@ -102,92 +119,95 @@ export default class UsageReportService {
       .where('usage_logs.started_at', '<', range.to.plus({ days: 1 }).toJSDate())
   }
 
+  /**
+   * Totals and breakdowns of a range from the daily totals PostgreSQL keeps
+   * beside usage_logs (usage_daily_totals, kept by triggers; see its
+   * migration): a range of whole UTC days is a sum of at most a few hundred
+   * rows per month whatever the number of requests, rolled up here into
+   * totals, days, models, agents and projects. The last request's time is
+   * one indexed lookup. Sums stay integers (bigint in SQL, exact in JS far
+   * below 2^53).
+   */
   async summary(user: User, name: RangeName, range: UsageRange): Promise<UsageSummary> {
-    const [totals] = await this.scoped(user, range).select(
-      db.raw('COUNT(*)::bigint AS requests'),
-      db.raw('COALESCE(SUM(prompt_tokens), 0)::bigint AS prompt_tokens'),
-      db.raw('COALESCE(SUM(completion_tokens), 0)::bigint AS completion_tokens'),
-      db.raw('COALESCE(SUM(cost_micros), 0)::bigint AS cost_micros'),
-      db.raw(
-        'COALESCE(SUM(cost_micros) FILTER (WHERE usage_invoice_id IS NULL), 0)::bigint AS unbilled_micros'
-      ),
-      db.raw('MAX(started_at) AS last_request_at')
+    const result = await db.rawQuery<{ rows: GrainRow[] }>(
+      `SELECT to_char(t.day, 'YYYY-MM-DD') AS day, t.model,
+              NULLIF(t.agent_id, 0) AS agent_id, NULLIF(t.project_id, 0) AS project_id,
+              a.name AS agent_name, a.slug AS agent_slug, p.name AS project_name,
+              t.requests, t.prompt_tokens, t.completion_tokens, t.total_tokens AS tokens,
+              t.cost_micros, t.unbilled_micros
+         FROM usage_daily_totals t
+         LEFT JOIN marketplace_agents a ON a.id = t.agent_id
+         LEFT JOIN projects p ON p.id = t.project_id
+        WHERE t.user_id = ? AND t.day >= ?::date AND t.day <= ?::date AND t.requests <> 0`,
+      [user.id, range.from.toISODate(), range.to.toISODate()]
     )
-    const line = (row: Record<string, unknown>, key: string, label: string): UsageLine => ({
-      key,
-      label,
-      requests: Number(row.requests),
-      tokens: Number(row.tokens),
-      costMicros: Number(row.cost_micros),
-    })
-    const aggregates = [
-      db.raw('COUNT(*)::bigint AS requests'),
-      db.raw('COALESCE(SUM(total_tokens), 0)::bigint AS tokens'),
-      db.raw('COALESCE(SUM(cost_micros), 0)::bigint AS cost_micros'),
-    ]
+    const latest = await db.rawQuery<{ rows: { at: Date | null }[] }>(
+      `SELECT max(started_at) AS at FROM usage_logs
+        WHERE user_id = ? AND started_at >= ? AND started_at < ?`,
+      [user.id, range.from.toJSDate(), range.to.plus({ days: 1 }).toJSDate()]
+    )
+    const last = latest.rows[0]?.at ? new Date(latest.rows[0].at) : null
 
-    const days = await this.scoped(user, range)
-      .select(
-        db.raw(`to_char(date_trunc('day', started_at AT TIME ZONE 'UTC'), 'YYYY-MM-DD') AS day`),
-        ...aggregates
-      )
-      .groupBy('day')
-    const byDayKey = new Map(days.map((row) => [String(row.day), row]))
+    const totals = {
+      requests: 0,
+      promptTokens: 0,
+      completionTokens: 0,
+      costMicros: 0,
+      unbilledMicros: 0,
+    }
+    const days = new Map<string, UsageLine>()
+    const models = new Map<string, UsageLine>()
+    const agents = new Map<string, UsageLine>()
+    const projects = new Map<string, UsageLine>()
+    const add = (into: Map<string, UsageLine>, key: string, label: string, row: GrainRow) => {
+      let entry = into.get(key)
+      if (!entry) {
+        entry = { key, label, requests: 0, tokens: 0, costMicros: 0 }
+        into.set(key, entry)
+      }
+      entry.requests += Number(row.requests)
+      entry.tokens += Number(row.tokens)
+      entry.costMicros += Number(row.cost_micros)
+    }
+    for (const row of result.rows) {
+      totals.requests += Number(row.requests)
+      totals.promptTokens += Number(row.prompt_tokens)
+      totals.completionTokens += Number(row.completion_tokens)
+      totals.costMicros += Number(row.cost_micros)
+      totals.unbilledMicros += Number(row.unbilled_micros)
+      add(days, row.day, row.day, row)
+      add(models, String(row.model), String(row.model), row)
+      if (row.agent_id === null) add(agents, 'none', 'No agent', row)
+      else add(agents, String(row.agent_slug), String(row.agent_name), row)
+      if (row.project_id === null) add(projects, 'none', 'No project', row)
+      else add(projects, String(row.project_id), String(row.project_name), row)
+    }
+
     const byDay: UsageLine[] = []
     for (let day = range.from; day <= range.to; day = day.plus({ days: 1 })) {
       const key = day.toISODate()!
-      const row = byDayKey.get(key)
-      byDay.push(
-        row ? line(row, key, key) : { key, label: key, requests: 0, tokens: 0, costMicros: 0 }
-      )
+      byDay.push(days.get(key) ?? { key, label: key, requests: 0, tokens: 0, costMicros: 0 })
     }
-
-    const models = await this.scoped(user, range)
-      .select(db.raw('COALESCE(model_group, model) AS model'), ...aggregates)
-      .groupByRaw('COALESCE(model_group, model)')
-      .orderBy('cost_micros', 'desc')
-    const agents = await this.scoped(user, range)
-      .leftJoin('marketplace_agents', 'marketplace_agents.id', 'usage_logs.agent_id')
-      .select(
-        'usage_logs.agent_id',
-        'marketplace_agents.name',
-        'marketplace_agents.slug',
-        ...aggregates
+    const byCost = (lines: Map<string, UsageLine>) =>
+      [...lines.values()].sort(
+        (a, b) => b.costMicros - a.costMicros || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)
       )
-      .groupBy('usage_logs.agent_id', 'marketplace_agents.name', 'marketplace_agents.slug')
-      .orderBy('cost_micros', 'desc')
-    const projects = await this.scoped(user, range)
-      .leftJoin('projects', 'projects.id', 'usage_logs.project_id')
-      .select('usage_logs.project_id', 'projects.name', ...aggregates)
-      .groupBy('usage_logs.project_id', 'projects.name')
-      .orderBy('cost_micros', 'desc')
 
-    const costMicros = Number(totals.cost_micros)
     return {
       range: { name, from: range.from.toISODate()!, to: range.to.toISODate()! },
       totals: {
-        requests: Number(totals.requests),
-        promptTokens: Number(totals.prompt_tokens),
-        completionTokens: Number(totals.completion_tokens),
-        costMicros,
-        costCents: microsToCents(costMicros),
-        unbilledMicros: Number(totals.unbilled_micros),
+        requests: totals.requests,
+        promptTokens: totals.promptTokens,
+        completionTokens: totals.completionTokens,
+        costMicros: totals.costMicros,
+        costCents: microsToCents(totals.costMicros),
+        unbilledMicros: totals.unbilledMicros,
       },
       byDay,
-      byModel: models.map((row) => line(row, String(row.model), String(row.model))),
-      byAgent: agents.map((row) =>
-        row.agent_id === null
-          ? line(row, 'none', 'No agent')
-          : line(row, String(row.slug), String(row.name))
-      ),
-      byProject: projects.map((row) =>
-        row.project_id === null
-          ? line(row, 'none', 'No project')
-          : line(row, String(row.project_id), String(row.name))
-      ),
-      lastRequestAt: totals.last_request_at
-        ? DateTime.fromJSDate(new Date(totals.last_request_at)).toUTC().toISO()
-        : null,
+      byModel: byCost(models),
+      byAgent: byCost(agents),
+      byProject: byCost(projects),
+      lastRequestAt: last ? DateTime.fromJSDate(last).toUTC().toISO() : null,
     }
   }
 

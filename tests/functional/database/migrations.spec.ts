@@ -24,6 +24,7 @@ const APP_TABLES = [
   'usage_sync_states',
   'usage_spend_mismatches',
   'usage_invoice_lines',
+  'usage_daily_totals',
   'stripe_events',
   'job_runs',
   'rate_limits',
@@ -107,7 +108,7 @@ async function insertUser(
 test.group('Database migrations', () => {
   test('roll back every migration, then migrate up again, cleanly', async ({ assert }) => {
     const files = await migrationFiles()
-    assert.lengthOf(files, 22)
+    assert.lengthOf(files, 23)
     try {
       assert.deepEqual(await appTables(), APP_TABLES, 'fully migrated before the rollback')
 
@@ -139,7 +140,7 @@ test.group('Database migrations', () => {
   test('the schema is fully migrated after the round trip', async ({ assert }) => {
     assert.deepEqual(await appTables(), APP_TABLES)
     const list = await new MigrationRunner(db, app, { direction: 'up' }).getList()
-    assert.lengthOf(list, 22)
+    assert.lengthOf(list, 23)
     assert.isTrue(list.every((migration) => migration.status === 'migrated'))
   })
 })
