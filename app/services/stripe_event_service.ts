@@ -91,6 +91,21 @@ const LOCK_TIMEOUT = '15s'
  * "processed" mark commit together or not at all, and a concurrent delivery
  * of the same event waits for the lock and then finds it done.
  */
+/**
+ * Signature timestamps (`t=` in Stripe-Signature) further in the future than
+ * the tolerance. The SDK's check only bounds a signature's age, so a
+ * future-dated one would stay replayable for as long as it claims; Stripe
+ * signs with its current time, so only a skewed clock or a forgery sends one.
+ */
+function futureTimestamp(signature: string, nowSeconds: number, toleranceSeconds: number) {
+  const stamps = signature
+    .split(',')
+    .map((part) => /^\s*t=(\d+)\s*$/.exec(part)?.[1])
+    .filter((value): value is string => value !== undefined)
+    .map(Number)
+  return stamps.some((stamp) => stamp > nowSeconds + Math.max(toleranceSeconds, 0))
+}
+
 @inject()
 export default class StripeEventService {
   /**
@@ -122,6 +137,17 @@ export default class StripeEventService {
     if (!secret) {
       // Not a client error: without a secret no webhook can be verified (start/env.ts requires it in production).
       throw new Error('STRIPE_WEBHOOK_SECRET is not set: webhooks cannot be verified')
+    }
+    if (
+      futureTimestamp(
+        signature,
+        Math.floor(Date.now() / 1000),
+        stripeConfig.webhookToleranceSeconds
+      )
+    ) {
+      throw new InvalidWebhookException(
+        'Invalid signature: the timestamp is in the future, outside the tolerance zone'
+      )
     }
     let event: Stripe.Event
     try {
