@@ -473,7 +473,7 @@ export default class CheckoutService {
         {
           idempotencyKey: `checkout:${session.id}`,
           creditPurchaseId: purchase.id,
-          description: `Credit pack ${purchase.packageKey} (${session.id})`,
+          description: `Credit pack (${purchase.packageKey})`,
           createdBy,
           // lockUser() holds the owner's row lock in this transaction.
           userLocked: true,
