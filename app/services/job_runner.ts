@@ -1,5 +1,7 @@
+import { randomUUID } from 'node:crypto'
 import { hostname } from 'node:os'
 import locks from '@adonisjs/lock/services/main'
+import string from '@adonisjs/core/helpers/string'
 import logger from '@adonisjs/core/services/logger'
 import db from '@adonisjs/lucid/services/db'
 import { DateTime } from 'luxon'
@@ -37,6 +39,54 @@ export type JobStatus = {
 }
 
 const DEFAULT_LOCK_TTL_MS = 10 * 60_000
+const OWNER_SEPARATOR = '/'
+
+/** Whether a process of this host is gone (a pid we may not signal is alive). */
+function isGone(pid: number) {
+  if (!Number.isSafeInteger(pid) || pid <= 0) return false
+  if (pid === process.pid) return false
+  try {
+    process.kill(pid, 0)
+    return false
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ESRCH'
+  }
+}
+
+/**
+ * Frees the named lock `key` when its holder is a process of this host that
+ * no longer runs (killed with SIGKILL, out of memory, host rebooted): its lock
+ * would otherwise turn every rerun away until its TTL ran out (minutes).
+ * Another host's lock is left to its TTL: we cannot see its processes.
+ * Compare-and-delete on the owner, so a lock taken meanwhile is never freed.
+ */
+export async function reclaimLockOfDeadProcess(key: string): Promise<boolean> {
+  const row = await db.from('locks').where('key', key).select('owner').first()
+  if (!row) return false
+  const parts = String(row.owner).split(OWNER_SEPARATOR)
+  if (parts.length < 3) return false
+  const pid = Number(parts[parts.length - 2])
+  const host = parts.slice(0, -2).join(OWNER_SEPARATOR)
+  if (host !== hostname() || !isGone(pid)) return false
+  const deleted = await db.from('locks').where('key', key).where('owner', row.owner).delete()
+  if (Number(deleted) > 0) {
+    logger.warn({ lock: key, owner: row.owner }, 'freed a lock its dead process left behind')
+    return true
+  }
+  return false
+}
+
+/**
+ * A named lock (database store) owned by this process, `host/pid/random`, so a
+ * later run on the same host can tell it was left by a dead process
+ * (`reclaimLockOfDeadProcess`, done here first). Not acquired yet.
+ */
+export async function processLock(key: string, ttl: string | number) {
+  await reclaimLockOfDeadProcess(key)
+  const owner = [hostname(), process.pid, randomUUID()].join(OWNER_SEPARATOR)
+  const ttlMs = typeof ttl === 'number' ? ttl : string.milliseconds.parse(ttl)
+  return locks.restoreLock({ key, owner, ttl: ttlMs, expirationTime: null })
+}
 const MAX_ERROR_LENGTH = 2000
 
 function message(error: unknown) {
@@ -63,7 +113,7 @@ export default class JobRunner {
     options: JobRunOptions<T> = {}
   ): Promise<JobRunnerResult<T>> {
     const ttl = options.lockTtl ?? DEFAULT_LOCK_TTL_MS
-    const lock = locks.createLock(JobRunner.lockName(name), ttl)
+    const lock = await processLock(JobRunner.lockName(name), ttl)
     const acquired =
       options.waitMs && options.waitMs > 0
         ? await lock.acquire({ retry: { delay: 250, timeout: options.waitMs } })

@@ -183,19 +183,22 @@ export class FaultInjector {
       this.#injected += 1
       return next
     }
-    const rule = this.#rates.find((candidate) =>
-      matches(
-        { remaining: 1, path: candidate.path, method: candidate.method, value: null },
+    // Every matching rule draws (in the order added) and the first that fires wins, so
+    // several rules mix their faults (e.g. 500s, 429s, resets and timeouts at once).
+    for (const rule of this.#rates) {
+      const matching = matches(
+        { remaining: 1, path: rule.path, method: rule.method, value: null },
         method,
         path
       )
-    )
-    if (!rule) return undefined
-    rule.seen += 1
-    if (rule.random() >= rule.rate) return undefined
-    rule.injected += 1
-    this.#injected += 1
-    return { ...rule.fault }
+      if (!matching) continue
+      rule.seen += 1
+      if (rule.random() >= rule.rate) continue
+      rule.injected += 1
+      this.#injected += 1
+      return { ...rule.fault }
+    }
+    return undefined
   }
 
   takeDelay(method: string, path: string): number {

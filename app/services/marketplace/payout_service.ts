@@ -3,7 +3,7 @@ import logger from '@adonisjs/core/services/logger'
 import { DateTime } from 'luxon'
 import Stripe from 'stripe'
 import db from '@adonisjs/lucid/services/db'
-import locks from '@adonisjs/lock/services/main'
+import { processLock } from '#services/job_runner'
 import type { TransactionClientContract } from '@adonisjs/lucid/types/database'
 import billingConfig from '#config/billing'
 import stripeConfig from '#config/stripe'
@@ -149,7 +149,7 @@ export default class PayoutService {
     const creators = await this.creatorsToVisit(options.creatorId)
     for (const [index, creatorId] of creators.entries()) {
       options.onProgress?.(index, creators.length)
-      const lock = locks.createLock(`payouts:creator:${creatorId}`, LOCK_TTL)
+      const lock = await processLock(`payouts:creator:${creatorId}`, LOCK_TTL)
       const acquired = await lock.acquire({ retry: { timeout: LOCK_WAIT_MS } })
       if (!acquired) {
         result.payouts.push(
@@ -804,7 +804,7 @@ export default class PayoutService {
 
   /** Finishes an open payout under its creator's lock (reconcile's repair). */
   protected async finishUnderLock(payout: CreatorPayout): Promise<PayoutOutcome> {
-    const lock = locks.createLock(`payouts:creator:${payout.creatorId}`, LOCK_TTL)
+    const lock = await processLock(`payouts:creator:${payout.creatorId}`, LOCK_TTL)
     if (!(await lock.acquire({ retry: { timeout: LOCK_WAIT_MS } }))) {
       return this.outcome(
         payout.creatorId,

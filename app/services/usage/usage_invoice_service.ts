@@ -3,7 +3,7 @@ import { inject } from '@adonisjs/core'
 import app from '@adonisjs/core/services/app'
 import logger from '@adonisjs/core/services/logger'
 import db from '@adonisjs/lucid/services/db'
-import locks from '@adonisjs/lock/services/main'
+import { processLock } from '#services/job_runner'
 import type { TransactionClientContract } from '@adonisjs/lucid/types/database'
 import { DateTime } from 'luxon'
 import Stripe from 'stripe'
@@ -227,7 +227,7 @@ export default class UsageInvoiceService {
         ? { status: 'skipped', detail: dryRun ? 'dry run' : 'skipped (--skip-sync)' }
         : await this.syncUsageBeforeInvoicing(month)
     // One run per period at a time, across hosts (rows are also guarded by row locks and keys).
-    const lock = dryRun ? null : locks.createLock(`usage-invoices:${month.period}`, LOCK_TTL)
+    const lock = dryRun ? null : await processLock(`usage-invoices:${month.period}`, LOCK_TTL)
     if (lock && !(await lock.acquire({ retry: { timeout: options.lockWaitMs ?? LOCK_WAIT_MS } }))) {
       throw UsageInvoiceException.runInProgress(month.period)
     }

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os'
 import { inject } from '@adonisjs/core'
-import locks from '@adonisjs/lock/services/main'
+import { processLock } from '#services/job_runner'
 import db from '@adonisjs/lucid/services/db'
 import { DateTime } from 'luxon'
 import usageConfig from '#config/usage'
@@ -78,6 +78,28 @@ type ChunkDone = { reached: number; chunkUntil: Date; fraction: number }
 /** One write: a batch, and the sub-windows it completes. */
 type WriteItem = { batch: UsageBatch; chunkUntil: Date; fraction: number; done: ChunkDone[] }
 
+/** Bookkeeping after a failed run is retried this often, this far apart (a restarting database). */
+const BOOKKEEPING_ATTEMPTS = 8
+const BOOKKEEPING_DELAY_MS = 500
+
+/** The database went away (restart, failover, network): not a data problem. */
+function isDatabaseGone(error: unknown) {
+  const code = (error as { code?: string } | null)?.code
+  if (code && /^(57P0[123]|08\d\d\d|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE)$/.test(code))
+    return true
+  const text = error instanceof Error ? error.message : String(error)
+  return /ECONNREFUSED|ECONNRESET|Connection terminated|terminating connection|the database system is (starting up|shutting down)|Client has encountered a connection error/i.test(
+    text
+  )
+}
+
+/** One line an operator can act on: what failed, and that a rerun is safe. */
+function describeFailure(error: unknown) {
+  const text = (error instanceof Error ? error.message : String(error)).split('\n')[0]
+  if (!isDatabaseGone(error)) return text
+  return `the database connection was lost during the sync (${text}); rows stored before it are kept and the watermark covers only them: rerun usage:sync`
+}
+
 function floorToSecond(date: Date) {
   return new Date(Math.floor(date.getTime() / SECOND) * SECOND)
 }
@@ -117,7 +139,7 @@ export default class UsageSyncService {
   async sync(options: UsageSyncOptions = {}): Promise<UsageSyncReport> {
     const started = Date.now()
     if (options.dryRun) return this.preview(options, started)
-    const lock = locks.createLock(usageConfig.sync.lockName, usageConfig.sync.lockTtl)
+    const lock = await processLock(usageConfig.sync.lockName, usageConfig.sync.lockTtl)
     let acquired = false
     try {
       acquired =
@@ -345,31 +367,54 @@ export default class UsageSyncService {
         }
       }
     } catch (caught) {
-      error = caught instanceof Error ? caught.message : String(caught)
+      error = describeFailure(caught)
       // What was read is still stored (the watermark only moves past whole sub-windows).
       if (item && item.batch.counts.seen > 0) enqueue(item)
     }
     try {
       await tail
     } catch (caught) {
-      error ??= caught instanceof Error ? caught.message : String(caught)
+      error ??= describeFailure(caught)
     }
 
     const status = error === null ? 'succeeded' : 'failed'
-    await UsageSyncState.query().where('id', before.id).update({
-      last_finished_at: new Date(),
-      last_status: status,
-      last_error: error,
-      rows_seen: counts.seen,
-      rows_inserted: counts.inserted,
-      updated_at: new Date(),
+    // After a lost connection the database may still be coming back: the run's outcome is
+    // recorded once it answers again (or the run fails with one clear line).
+    return this.bookkeeping(error !== null, async () => {
+      await UsageSyncState.query().where('id', before.id).update({
+        last_finished_at: new Date(),
+        last_status: status,
+        last_error: error,
+        rows_seen: counts.seen,
+        rows_inserted: counts.inserted,
+        updated_at: new Date(),
+      })
+      const after = await UsageSyncState.findOrFail(before.id)
+      const report = this.report(status, window, before, after, counts, started)
+      report.requests = this.client.requests - requestsBefore
+      report.error = error
+      await this.recordJob(report, started, job)
+      return report
     })
-    const after = await UsageSyncState.findOrFail(before.id)
-    const report = this.report(status, window, before, after, counts, started)
-    report.requests = this.client.requests - requestsBefore
-    report.error = error
-    await this.recordJob(report, started, job)
-    return report
+  }
+
+  /**
+   * Runs the end-of-run writes; when the run failed they are retried while the
+   * database is unreachable (it may be restarting). If it stays away, throws
+   * one line saying so (the job run is then closed by the next run).
+   */
+  protected async bookkeeping<T>(retry: boolean, fn: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await fn()
+      } catch (caught) {
+        if (!isDatabaseGone(caught)) throw caught
+        if (!retry || attempt >= BOOKKEEPING_ATTEMPTS) {
+          throw new Error(describeFailure(caught), { cause: caught })
+        }
+        await new Promise((resolve) => setTimeout(resolve, BOOKKEEPING_DELAY_MS))
+      }
+    }
   }
 
   protected report(
