@@ -16,6 +16,12 @@ class PlainSummaryReporter extends BaseReporter {
     const failures = failed > 0 || !summary.hasError ? failed : 1
     const line = `${passed} passed, ${failures} failed${extra}`
     process.once('exit', () => process.stdout.write(`\n${line}\n`))
+    // The run is over: if a handle (the parent's IPC channel, a pending teardown)
+    // still holds the process 30 s later, leave with the result instead of hanging CI.
+    setTimeout(() => {
+      process.stderr.write('The test process was still held open 30 s after the run; exiting.\n')
+      process.exit(failures > 0 ? 1 : (process.exitCode ?? 0))
+    }, 30_000).unref()
   }
 }
 
