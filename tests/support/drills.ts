@@ -5,8 +5,7 @@ import hash from '@adonisjs/core/services/hash'
 import db from '@adonisjs/lucid/services/db'
 import app from '@adonisjs/core/services/app'
 import User from '#models/user'
-import StripeGateway from '#services/stripe_gateway'
-import { truncate } from '#tests/support/database'
+import { resetCommitted } from '#tests/support/reset'
 import { runCli, type CliRun } from '#tests/support/cli'
 import { stripeSandbox } from '#tests/support/stripe'
 
@@ -59,38 +58,33 @@ export function shuffle<T>(items: T[], random: () => number): T[] {
  */
 let range = 0
 export async function resetDrillData() {
-  await stripeSandbox().waitForIdle(20_000)
-  stripeSandbox().holdWebhooks(false)
-  stripeSandbox().clearFaults()
-  stripeSandbox().clearWebhookRules()
-  app.container.restore(StripeGateway)
-  await truncate(
-    'users',
-    'stripe_events',
-    'usage_logs',
-    'usage_invoices',
-    'usage_invoice_lines',
-    'credit_ledger_entries',
-    'credit_purchases',
-    'marketplace_agents',
-    'marketplace_transactions',
-    'creator_payouts',
-    'creator_transfer_reversals',
-    'creator_accounts',
-    'locks',
-    'job_runs'
-  )
   range += 1
-  const start = 900_000_000 + range * 100_000
-  for (const table of [
-    'users',
-    'usage_invoices',
-    'marketplace_agents',
-    'creator_payouts',
-    'creator_transfer_reversals',
-  ]) {
-    await db.rawQuery(`SELECT setval(pg_get_serial_sequence(?, 'id'), ?, false)`, [table, start])
-  }
+  await resetCommitted({
+    tables: [
+      'users',
+      'stripe_events',
+      'usage_logs',
+      'usage_invoices',
+      'usage_invoice_lines',
+      'credit_ledger_entries',
+      'credit_purchases',
+      'marketplace_agents',
+      'marketplace_transactions',
+      'creator_payouts',
+      'creator_transfer_reversals',
+      'creator_accounts',
+      'locks',
+      'job_runs',
+    ],
+    sequences: [
+      'users',
+      'usage_invoices',
+      'marketplace_agents',
+      'creator_payouts',
+      'creator_transfer_reversals',
+    ],
+    start: 900_000_000 + range * 100_000,
+  })
 }
 
 let passwordHash: string | null = null

@@ -10,7 +10,7 @@ import AgentCatalogService from '#services/marketplace/agent_catalog_service'
 import CreditService from '#services/credit_service'
 import StripeGateway from '#services/stripe_gateway'
 import UsageInvoiceService, { type GenerateOptions } from '#services/usage/usage_invoice_service'
-import { truncate } from '#tests/support/database'
+import { resetCommitted } from '#tests/support/reset'
 import { stripeClient, stripeSandbox } from '#tests/support/stripe'
 
 /*
@@ -22,28 +22,23 @@ import { stripeClient, stripeSandbox } from '#tests/support/stripe'
 */
 let range = 0
 export async function resetData() {
-  await stripeSandbox().waitForIdle(20_000)
-  stripeSandbox().holdWebhooks(false)
-  stripeSandbox().clearFaults()
-  stripeSandbox().clearWebhookRules()
-  app.container.restore(StripeGateway)
-  await truncate(
-    'users',
-    'stripe_events',
-    'usage_logs',
-    'usage_invoices',
-    'usage_invoice_lines',
-    'credit_ledger_entries',
-    'marketplace_agents',
-    'marketplace_transactions',
-    'locks',
-    'job_runs'
-  )
   range += 1
-  const start = 30_000_000 + range * 1000
-  for (const table of ['users', 'usage_invoices', 'marketplace_agents']) {
-    await db.rawQuery(`SELECT setval(pg_get_serial_sequence(?, 'id'), ?, false)`, [table, start])
-  }
+  await resetCommitted({
+    tables: [
+      'users',
+      'stripe_events',
+      'usage_logs',
+      'usage_invoices',
+      'usage_invoice_lines',
+      'credit_ledger_entries',
+      'marketplace_agents',
+      'marketplace_transactions',
+      'locks',
+      'job_runs',
+    ],
+    sequences: ['users', 'usage_invoices', 'marketplace_agents'],
+    start: 30_000_000 + range * 1000,
+  })
 }
 
 /** Every webhook in flight delivered and processed. */
