@@ -66,14 +66,13 @@ export default class CreatorConnectController {
 
   /** GET /creator/payouts/onboarding (Stripe's refresh_url: the link expired or was used): a new link. */
   async refreshLink(ctx: HttpContext) {
-    // A GET any page can link to: it only renews the link of onboarding already started
-    // (by the POST, which takes a CSRF token); it never opens a Connect account.
-    if (!ctx.auth.getUserOrFail().creatorStripeAccountId) {
-      ctx.session.flash('error', 'Start payout onboarding from this page.')
-      return ctx.response.redirect().toPath('/creator')
-    }
     try {
-      const link = await this.connect.onboardingLink(ctx.auth.getUserOrFail())
+      // Renews the link of onboarding already started; never opens an account (a GET).
+      const link = await this.connect.renewOnboardingLink(ctx.auth.getUserOrFail())
+      if (!link) {
+        ctx.session.flash('error', 'Start payout onboarding from this page.')
+        return ctx.response.redirect().toPath('/creator')
+      }
       return ctx.response.redirect().toPath(link.url)
     } catch (error) {
       if (!(error instanceof StripeUnavailableException)) throw error

@@ -68,6 +68,22 @@ export default class ConnectService {
       .createLock(`connect:onboard:user:${user.id}`, ONBOARD_LOCK_TTL)
       .run(() => this.ensureAccount(user))
     if (!acquired || !accountId) throw new Error(`Could not lock user ${user.id} for onboarding`)
+    return this.linkFor(accountId)
+  }
+
+  /**
+   * A new onboarding link for onboarding already started (Stripe's refresh URL,
+   * a GET any site can link to): null when the user has no Connect account, for
+   * only the POST that starts onboarding may open one.
+   */
+  async renewOnboardingLink(user: User) {
+    const fresh = await User.findOrFail(user.id)
+    return fresh.creatorStripeAccountId ? this.linkFor(fresh.creatorStripeAccountId) : null
+  }
+
+  protected async linkFor(
+    accountId: string
+  ): Promise<{ url: string; stripeAccountId: string; expiresAt: DateTime }> {
     const link = await StripeGateway.call(() =>
       this.gateway.client.accountLinks.create({
         account: accountId,
